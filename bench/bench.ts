@@ -1,0 +1,267 @@
+// npm run bench: the performance figures of README "Performance", measured in one run so that
+// ratios hold on a noisy machine. Prints a table and writes bench/results.json. Everything it
+// creates (MariaDB databases, fail2ban servers, readdb daemons, temp dirs) is removed at the
+// end, also after a failure or Ctrl-C.
+//
+//   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
+//   BENCH_FIGURES=1,2,3,4        run only some figures
+//   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
+//   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { adminConnection, MYSQL_ADMIN_URL, mysqlReachable } from '../test/setup/mariadb.js'
+import { ROOT } from '../test/setup/programs.js'
+import { add2dbCost } from './add2db-cost.js'
+import { createBenchDb, type BenchDb, type Dialect } from './central.js'
+import { pollScale } from './poll-scale.js'
+import { propagation } from './propagation.js'
+import { readdbThroughput } from './readdb-throughput.js'
+import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
+
+type Row = { figure: string; value: string; target: string; met: string }
+
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4').split(',').map((s) => s.trim()))
+const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
+const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
+const SMALL_FLEET = 3
+
+// Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
+// (anything it still creates is undone as soon as it registers), then exit 130. A second
+// signal exits at once.
+let interrupted: Promise<void> | undefined
+let running: Promise<number> | undefined
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130)
+    progress(`${signal}: cleaning up (again to quit at once)`)
+    beginShutdown()
+    interrupted = (async () => {
+      await cleanupAll()
+      await Promise.race([running?.catch(() => undefined), sleep(30_000)])
+      await cleanupAll()
+    })().finally(() => process.exit(130))
+  })
+}
+
+async function main(): Promise<number> {
+  const started = Date.now()
+  const dir = mkdtempSync(join(os.tmpdir(), 'f2b-bench-'))
+  defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+
+  const dialect = await chooseDialect()
+  const notes: string[] = []
+  if (dialect === 'sqlite' && process.env.BENCH_DIALECT !== 'sqlite') {
+    notes.push(`MariaDB/MySQL NOT reachable at ${MYSQL_ADMIN_URL}: every figure ran against an SQLite file instead`)
+    progress(`*** ${notes[0]} ***`)
+  }
+  if (!haveTimeBin()) notes.push('/usr/bin/time is missing (apt-get install time): peak RSS figures are unavailable')
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    loadavg1mAtStart: round(os.loadavg()[0]!, 2),
+    loadavg1mAtEnd: NaN,
+    node: process.version,
+    database: dialect === 'mysql' ? await mysqlVersion() : 'SQLite (better-sqlite3)',
+    fail2ban: await fail2banVersion(),
+  }
+
+  const results: Record<string, unknown> = {}
+  const errors: Record<string, string> = {}
+  const attempt = async (key: string, n: string, work: () => Promise<unknown>) => {
+    if (!figures.has(n) || isShuttingDown()) return
+    try {
+      results[key] = await work()
+    } catch (err) {
+      errors[key] = (err as Error).stack ?? String(err)
+      progress(`figure ${n} FAILED: ${(err as Error).message}`)
+    }
+  }
+  const withDb = async <T>(label: string, work: (db: BenchDb) => Promise<T>): Promise<T> => {
+    const db = await createBenchDb(dialect, label, dir)
+    try {
+      return await work(db)
+    } finally {
+      await db.drop()
+    }
+  }
+  await attempt('propagation', '1', () => withDb('fleet', (db) => propagation(db, dir, { attacks: ATTACKS, minGapMs: 300, maxGapMs: 1700 })))
+  await attempt('add2db', '2', () => withDb('add2db', (db) => add2dbCost(db, dir, { warmup: 3, runs: 20 })))
+  await attempt('readdbThroughput', '3', async () => readdbThroughput(dialect, dir, { bans: 10_000, rounds: 3 }))
+  await attempt('pollScale', '4', async () =>
+    pollScale(dialect, dir, {
+      sizes: [
+        { bans: 1000, hosts: 1000 },
+        { bans: SCALE, hosts: 1000 },
+        { bans: SCALE, hosts: SMALL_FLEET },
+      ],
+      idleRuns: 21,
+      pendingRuns: 5,
+      pending: 100,
+    }),
+  )
+
+  if (interrupted) return 130
+  machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
+  const rows = table(results as never, errors)
+  const totalS = round((Date.now() - started) / 1000, 0)
+  const out = { date: new Date().toISOString(), durationS: totalS, machine, dialect, notes, table: rows, figures: results, errors }
+  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`)
+  print(rows, results as never, notes, machine, totalS)
+  return Object.keys(errors).length > 0 ? 1 : 0
+}
+
+async function chooseDialect(): Promise<Dialect> {
+  const forced = process.env.BENCH_DIALECT
+  if (forced === 'sqlite' || forced === 'mysql') return forced
+  return (await mysqlReachable()) ? 'mysql' : 'sqlite'
+}
+
+async function mysqlVersion(): Promise<string> {
+  const c = await adminConnection()
+  try {
+    const [rows] = await c.query('SELECT VERSION() AS v')
+    return `MySQL/MariaDB ${(rows as { v: string }[])[0]?.v}`
+  } finally {
+    await c.end()
+  }
+}
+
+async function fail2banVersion(): Promise<string> {
+  const { execFileSync } = await import('node:child_process')
+  try {
+    return execFileSync('fail2ban-client', ['--version'], { encoding: 'utf8' }).trim().split('\n')[0] ?? ''
+  } catch {
+    return 'not found'
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+const s1 = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+const yes = (ok: boolean) => (ok ? 'yes' : 'NO')
+
+type Results = {
+  propagation?: Awaited<ReturnType<typeof propagation>>
+  add2db?: Awaited<ReturnType<typeof add2dbCost>>
+  readdbThroughput?: Awaited<ReturnType<typeof readdbThroughput>>
+  pollScale?: Awaited<ReturnType<typeof pollScale>>
+}
+
+function table(r: Results, errors: Record<string, string>): Row[] {
+  const rows: Row[] = []
+  const failed = (key: string, figure: string) => {
+    if (errors[key]) rows.push({ figure, value: `FAILED: ${errors[key]!.split('\n')[0]}`, target: '', met: 'NO' })
+  }
+  const p = r.propagation
+  if (p) {
+    const all = p.missing.length === 0
+    rows.push({ figure: `1. propagation A→B, p50 (${p.banned}/${p.attacks} attacks)`, value: s1(p.p50Ms), target: '', met: '' })
+    rows.push({ figure: '1. propagation A→B, p99', value: s1(p.p99Ms), target: `< ${s1(p.targetP99Ms)} (schedule 5 s + 1 s)`, met: yes(all && p.p99Ms < p.targetP99Ms) })
+    rows.push({ figure: '1. propagation A→B, max', value: s1(p.maxMs), target: '', met: all ? '' : `${p.missing.length} never banned` })
+  } else failed('propagation', '1. propagation A→B')
+  const a = r.add2db
+  if (a) {
+    rows.push({ figure: `2. add2db wall time (median of ${a.runs})`, value: `${a.add2dbMsMedian} ms = ${a.ratio}× node -e 0 (${a.nodeMsMedian} ms)`, target: '≤ 1.5× node -e 0', met: yes(a.ratio <= a.targetRatio) })
+    rows.push({
+      figure: '2. add2db peak RSS (median)',
+      value: a.add2dbRssMbMedian === null ? 'n/a' : `${a.add2dbRssMbMedian} MB (node -e 0: ${a.nodeRssMbMedian} MB)`,
+      target: '< 60 MB',
+      met: a.add2dbRssMbMedian === null ? '?' : yes(a.add2dbRssMbMedian < a.targetRssMb),
+    })
+  } else failed('add2db', '2. add2db')
+  const t = r.readdbThroughput
+  if (t) {
+    rows.push({ figure: `3. readdb one-shot, ${t.bans.toLocaleString('en')} pending: process time (median of ${t.rounds})`, value: s1(t.process.wallMsMedian), target: '< 2 s', met: yes(t.process.wallMsMedian < t.targetMs) })
+    rows.push({ figure: '3.   same, nothing following the shared log', value: s1(t.processWithoutFail2ban.wallMsMedian), target: '(informative)', met: '' })
+    rows.push({ figure: '3.   same poll in-process (pollOnce)', value: `${s1(t.inProcess.pollMs)}, ${t.inProcess.queries} queries${t.inProcess.rowsRead === null ? '' : `, ${t.inProcess.rowsRead.toLocaleString('en')} rows read`}`, target: '', met: '' })
+    const a = t.inProcessAfterAnalyze
+    rows.push({ figure: '3.   same in-process, after ANALYZE TABLE', value: `${s1(a.pollMs)}, ${a.queries} queries${a.rowsRead === null ? '' : `, ${a.rowsRead.toLocaleString('en')} rows read`}`, target: '(informative)', met: '' })
+    rows.push({ figure: '3.   readdb peak RSS (max)', value: Number.isFinite(t.process.peakRssMbMax) ? `${t.process.peakRssMbMax} MB` : 'n/a', target: '', met: '' })
+    rows.push({ figure: '3.   fail2ban has all banned, from readdb start', value: s1(t.process.fail2banAllBannedFromStartMsMedian), target: '(informative)', met: '' })
+  } else failed('readdbThroughput', '3. readdb 10,000 pending')
+  const sc = r.pollScale
+  if (sc) {
+    const base = sc.sizes[0]!
+    const label = (x: { bans: number; hosts: number }) => `${x.bans.toLocaleString('en')} bans, ${x.hosts.toLocaleString('en')} hosts`
+    for (const x of sc.sizes) {
+      const compared = x !== base
+      rows.push({ figure: `4. idle poll, ${label(x)}`, value: cost(x.idle), target: compared ? `same as at ${base.bans.toLocaleString('en')} bans` : '', met: compared ? yes(sameCost(base.idle, x.idle)) : '' })
+    }
+    for (const x of sc.sizes) {
+      rows.push({ figure: `4. poll with ${sc.pendingPerPoll} pending, ${label(x)}`, value: cost(x.pending), target: x !== base ? '(informative)' : '', met: '' })
+    }
+  } else failed('pollScale', '4. poll cost at scale')
+  return rows
+}
+
+type Cost = { queries: number; msMedian: number; rowsRead: number | null }
+
+function cost(c: Cost): string {
+  return `${c.queries} queries, ${c.msMedian} ms${c.rowsRead === null ? '' : `, ${c.rowsRead} rows read`}`
+}
+
+/**
+ * Same cost: the same number of queries, the same work in the server (rows read, within 10 %
+ * or 10 rows, where MySQL counts them), and time within 2× (or 2 ms) of the small database's,
+ * a loose bound because milliseconds are what a busy machine blurs.
+ */
+function sameCost(small: Cost, big: Cost): boolean {
+  const rows = small.rowsRead === null || big.rowsRead === null || big.rowsRead <= Math.max(small.rowsRead * 1.1, small.rowsRead + 10)
+  return big.queries === small.queries && rows && big.msMedian <= Math.max(small.msMedian * 2, small.msMedian + 2)
+}
+
+function print(rows: Row[], r: Results, notes: string[], machine: Record<string, unknown>, totalS: number): void {
+  const cols = ['figure', 'value', 'target', 'met'] as const
+  const head: Row = { figure: 'figure', value: 'measured', target: 'target', met: 'met?' }
+  const width = cols.map((c) => Math.max(...[head, ...rows].map((x) => x[c].length)))
+  const line = (x: Row) => cols.map((c, i) => x[c].padEnd(width[i]!)).join(' │ ').trimEnd()
+  const o: string[] = ['']
+  o.push(`f2b-central bench — ${machine.database}, ${machine.fail2ban}, Node ${machine.node}, ${machine.cpus} CPUs, load ${machine.loadavg1mAtStart} at start / ${machine.loadavg1mAtEnd} at end, ${totalS} s in all`)
+  for (const n of notes) o.push(`NOTE: ${n}`)
+  o.push('')
+  o.push(line(head))
+  o.push(width.map((w) => '─'.repeat(w)).join('─┼─'))
+  for (const x of rows) o.push(line(x))
+  o.push('')
+  if (r.propagation) {
+    const bk = Object.entries(r.propagation.fail2banBackends).map(([k, v]) => `${k}: ${v}`).join(', ')
+    o.push(`1. where the latency goes (p50 / p99 / max, ms). fail2ban backends ${bk}; ban state from ${r.propagation.banStateSource}; readdb polls that did work: median ${r.propagation.daemon.pollMsMedian} ms`)
+    for (const [k, v] of Object.entries(r.propagation.stagesMs)) o.push(`   ${k.padEnd(56)} ${String(v.p50).padStart(6)} ${String(v.p99).padStart(6)} ${String(v.max).padStart(6)}`)
+  }
+  if (r.readdbThroughput) {
+    const t = r.readdbThroughput
+    o.push(`3. the 10,000-ban poll (batchSize ${t.batchSize}, shared jail backend ${t.sharedJailBackend}), medians of ${t.rounds}: process ${t.process.wallMsMedian} ms = poll ${t.process.pollMsMedian} ms (as readdb logs it) + ${t.process.startupAndExitMsMedian} ms start/connect/exit`)
+    o.push(`   (each round: ${t.process.rounds.map((x) => x.wallMs).join(', ')} ms); with nothing following the log: ${t.processWithoutFail2ban.rounds.map((x) => x.wallMs).join(', ')} ms`)
+    o.push(`   in-process ${t.inProcess.pollMs} ms = database ${t.inProcess.dbMs} ms (${t.inProcess.queries} queries) + ban state ${t.inProcess.banStateMs} ms (${t.inProcess.banStateReads} reads) + other ${t.inProcess.otherMs} ms (decide, lines, appends+fsync ≈ ${t.inProcess.appendProbeMs} ms, kysely)`)
+    o.push(`   queries by kind: ${Object.entries(t.inProcess.byKind).map(([k, v]) => `${k} ${v.count}× ${v.ms} ms`).join('; ')}`)
+    if (Array.isArray(t.inProcess.fetchPlan)) o.push(`   plan of the fetch (EXPLAIN): ${t.inProcess.fetchPlan.join(' → ')}`)
+    const a = t.inProcessAfterAnalyze
+    o.push(`   after ANALYZE TABLE: ${a.pollMs} ms = database ${a.dbMs} ms; fetch ${a.byKind['select bans+join (fetch)']?.ms ?? '?'} ms in all`)
+    if (Array.isArray(a.fetchPlan)) o.push(`   plan of the fetch then: ${a.fetchPlan.join(' → ')}`)
+  }
+  if (r.pollScale) {
+    for (const s of r.pollScale.sizes) {
+      const kinds = (k: Record<string, { count: number; ms: number }>) => Object.entries(k).map(([n, v]) => `${n}${v.count > 1 ? ` ${v.count}×` : ''} ${v.ms}`).join(', ')
+      o.push(`4. at ${s.bans.toLocaleString('en')} bans, ${s.hosts.toLocaleString('en')} hosts, median ms per poll by query — idle: ${kinds(s.idle.byKind)}`)
+      o.push(`   ${r.pollScale.pendingPerPoll} pending: ${kinds(s.pending.byKind)}`)
+      if (Array.isArray(s.fetchPlan)) o.push(`   plan of the fetch (EXPLAIN): ${s.fetchPlan.join(' → ')}`)
+    }
+  }
+  if (r.pollScale) o.push(`4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`)
+  o.push(`results: bench/results.json`)
+  process.stdout.write(`${o.join('\n')}\n`)
+}
+
+let code = 1
+try {
+  running = main()
+  code = await running
+} catch (err) {
+  if (!interrupted) process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`)
+} finally {
+  await cleanupAll()
+}
+if (interrupted) await interrupted // exits 130 once its cleanup is done
+process.exit(code)

@@ -1,0 +1,44 @@
+import { ExitCode } from '@f2b-central/core/exit-codes'
+import { readFleetStatus, type HostHealth } from '@f2b-central/core/fleet/fleet-status'
+import { formatDuration, parseDuration } from '@f2b-central/core/time/duration'
+import { argValue } from '../arg-value.js'
+import { print, printJson, shown, table } from '../output.js'
+import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
+
+const USAGE = `usage: f2b-central status [--stale-after DURATION] [--json] [--config FILE]
+The fleet at a glance: every host with when it was last seen, how many bans it has not
+decided yet (and the oldest), and its errors (status 3) in the last day.
+  --stale-after DURATION   a host not seen for longer is stale (default 5m; e.g. 90s, 10m, 1h)
+Exit 1 when a host is stale or has errors (for a monitoring check), else 0.`
+
+export async function run(argv: string[]): Promise<ExitCode> {
+  const { values } = parseCommandArgs('status', argv, { 'stale-after': { type: 'string', default: '5m' }, ...COMMON_OPTIONS })
+  if (values.help) {
+    print(USAGE)
+    return ExitCode.Ok
+  }
+  const staleAfterSeconds = argValue('status', () => parseDuration(values['stale-after'], '--stale-after'))
+  const status = await withDatabase(values.config, (central) => readFleetStatus(central, { staleAfterSeconds }))
+  if (values.json) printJson(status)
+  else if (status.hosts.length === 0) print('no hosts registered yet (a host registers with its first add2db or readdb run)')
+  else {
+    print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
+    print(
+      `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +
+        `${status.hostsWithErrors} with errors in the last day`,
+    )
+  }
+  return status.healthy ? ExitCode.Ok : ExitCode.Failure
+}
+
+function row(h: HostHealth): string[] {
+  const state = [h.stale ? 'STALE' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
+  return [
+    shown(h.name),
+    `${formatDuration(h.secondsSinceSeen)} ago`,
+    String(h.pending),
+    h.oldestPendingSeconds === null ? '-' : formatDuration(h.oldestPendingSeconds),
+    String(h.errorsLastDay),
+    state,
+  ]
+}

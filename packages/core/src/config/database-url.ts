@@ -1,0 +1,63 @@
+import { ConfigError } from '../errors.js'
+
+export type DatabaseTarget =
+  | {
+      readonly kind: 'mysql'
+      readonly host: string
+      readonly port: number
+      readonly user: string
+      readonly database: string
+      readonly password: string | undefined
+      /** Set from `database.tls`: connect over TLS and verify the server's certificate. */
+      readonly tls?: MysqlTls
+    }
+  | { readonly kind: 'sqlite'; readonly path: string }
+
+/**
+ * `database.tls`, resolved: the PEM files are read when the config is loaded, so a missing
+ * or unreadable file is a config error rather than a connection failure at the first ban.
+ */
+export interface MysqlTls {
+  /** CA bundle (PEM) the server's certificate must chain to; undefined: Node's bundled public CAs. */
+  readonly ca: string | undefined
+  /** Client certificate and key (PEM), for accounts that `REQUIRE X509`; both or neither. */
+  readonly cert: string | undefined
+  readonly key: string | undefined
+  /** false accepts any certificate (still encrypted, but open to a man in the middle): for testing only. */
+  readonly rejectUnauthorized: boolean
+  /** The name the server's certificate must carry (and the SNI sent), when it is not the URL's host. */
+  readonly serverName: string | undefined
+}
+
+/**
+ * Parse `database.url`. A password inside the URL is accepted for compatibility, but
+ * `database.passwordFile` is the documented place for it.
+ */
+export function parseDatabaseUrl(url: string, key = 'database.url'): DatabaseTarget {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    if (path === '') throw new ConfigError(`${key}: "sqlite:" needs a file path, e.g. sqlite:/var/lib/f2b-central/bans.sqlite`)
+    return { kind: 'sqlite', path }
+  }
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new ConfigError(`${key}: not a URL; expected mysql://user@host:3306/database or sqlite:/path/file.sqlite`)
+  }
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
+    throw new ConfigError(`${key}: unsupported scheme "${u.protocol}"; expected mysql: or sqlite:`)
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''))
+  if (!u.hostname || !u.username || !database) {
+    throw new ConfigError(`${key}: expected mysql://user@host:3306/database (user, host and database are required)`)
+  }
+  return {
+    kind: 'mysql',
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    database,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  }
+}

@@ -1,0 +1,32 @@
+import type { DatabaseTarget } from '../config/database-url.js'
+import { DatabaseError } from '../errors.js'
+import type { CentralDb } from './db-adapter.js'
+
+export interface OpenDatabaseOptions {
+  timeoutMs: number
+  connectionLimit?: number
+  /** Called for every query (kysely's log hook): benchmarks count queries with it. */
+  onQuery?: (sql: string, ms: number) => void
+}
+
+/**
+ * The one place that chooses a dialect. Each driver is imported only when used, so a
+ * bundled add2db talking to MySQL never loads better-sqlite3, and the other way round.
+ */
+export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions): Promise<CentralDb> {
+  if (target.kind === 'sqlite') {
+    const { openSqlite } = await import('./sqlite/sqlite-database.js')
+    try {
+      return openSqlite(target.path, options)
+    } catch (err) {
+      throw new DatabaseError(`cannot open SQLite database ${target.path}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  const { openMysql } = await import('./mysql/mysql-database.js')
+  return openMysql(target, options)
+}
+
+/** Describe a target for messages, never including the password. */
+export function describeTarget(target: DatabaseTarget): string {
+  return target.kind === 'sqlite' ? `sqlite:${target.path}` : `mysql://${target.user}@${target.host}:${target.port}/${target.database}`
+}

@@ -1,0 +1,263 @@
+import type { BanFields } from './ban-fields.js'
+import { readFileSync } from 'node:fs'
+import { sql } from 'kysely'
+import { parseIp } from '../ban/ip-address.js'
+import { parseHostName, parseJail, parsePort, parseProtocol } from '../ban/names.js'
+import { parseDatabaseUrl, type DatabaseTarget } from '../config/database-url.js'
+import { asDatabaseError } from '../db/database-error.js'
+import type { CentralDb } from '../db/db-adapter.js'
+import { describeTarget, openDatabase } from '../db/open-database.js'
+import { withRetry } from '../db/retry.js'
+import { F2bError, InvalidValueError } from '../errors.js'
+import { BanStatus } from '../schema/ban-status.js'
+import { fromDbTime, toDbTime } from '../time/db-time.js'
+import { ensureHosts } from './ensure-hosts.js'
+
+/** The old Python scripts' table (shared/seeds/002): one row per ban, one `host_<name>` status column per host. */
+export const LEGACY_TABLE = 'ip_table'
+const REQUIRED_COLUMNS = ['id', 'added_by', 'created', 'jailname', 'protocol', 'port', 'ip'] as const
+/** The old scripts banned for about 25 days; without `--bantime` imported bans expire 25 days after `created`. */
+export const LEGACY_BANTIME = 25 * 86400
+
+export interface LegacyImportOptions {
+  /** Seconds from `created` to expiry, or -1 for permanent. */
+  readonly bantime: number
+  /** Rows read and stored per transaction. Default 500. */
+  readonly batchSize?: number
+  /** Names the legacy database in errors (describeLegacySource). */
+  readonly sourceName?: string
+}
+
+export interface LegacyRowIssue {
+  /** The row's `id` in ip_table. */
+  readonly id: string
+  readonly problem: string
+}
+
+export interface LegacyImportResult {
+  readonly rows: number
+  readonly stored: number
+  /** Rows already imported by an earlier run (same address, jail, reporter and time). */
+  readonly alreadyImported: number
+  readonly invalid: readonly LegacyRowIssue[]
+  /** Host names taken from `added_by` and the `host_*` columns. */
+  readonly hosts: readonly string[]
+  /** host_* columns whose name is not a valid host name: their statuses are not imported. */
+  readonly skippedColumns: readonly string[]
+  /** Host statuses stored (1, 2 or 3; 0 means "not seen yet" and needs no row). */
+  readonly statuses: number
+}
+
+/** The old scripts' database as `--from` names it: `mysql://user@host[:port]/db` (InvalidValueError otherwise). */
+export type LegacyTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
+
+/** Validate `--from`. `field` names the option in errors. */
+export function parseLegacyUrl(url: string, field = '--from'): LegacyTarget {
+  let target
+  try {
+    target = parseDatabaseUrl(url, field)
+  } catch (err) {
+    throw new InvalidValueError(field, url, (err as Error).message.replace(`${field}: `, ''))
+  }
+  if (target.kind !== 'mysql') throw new InvalidValueError(field, url, 'the old scripts kept their table in MySQL: expected mysql://user@host/database')
+  return target
+}
+
+/** Open the old scripts' database, the password read from `passwordFile` so it stays off the command line. */
+export async function openLegacySource(target: LegacyTarget, passwordFile: string | undefined, timeoutMs: number): Promise<CentralDb> {
+  let password = target.password
+  if (passwordFile !== undefined) {
+    try {
+      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '')
+    } catch (err) {
+      throw new F2bError(`cannot read password file ${passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+  }
+  return openDatabase({ ...target, password }, { timeoutMs, connectionLimit: 1 })
+}
+
+interface LegacyBan extends BanFields {
+  readonly id: string
+  readonly ip: string
+  readonly statuses: ReadonlyMap<string, number>
+}
+
+/**
+ * Copy the old scripts' `ip_table` into the central database: each row becomes a ban
+ * (created time kept, expiry = created + bantime), hosts come from `added_by` and the
+ * `host_<name>` columns (the old scripts named them after the hostname without dots and
+ * hyphens, so `host_web1` is matched back to `added_by` `web-1`), and each column's value
+ * 1, 2 or 3 becomes that host's status (0 is pending and needs no row). The reporter always
+ * gets 1, as add2db gives it. Every value is validated like a new report; bad rows are
+ * returned, not stored. Rows already imported are skipped, so the import can be re-run.
+ *
+ * Old `created` values are DATETIME without a zone; they are taken as UTC.
+ */
+export async function importLegacyTable(source: CentralDb, central: CentralDb, options: LegacyImportOptions): Promise<LegacyImportResult> {
+  const batchSize = options.batchSize ?? 500
+  // Driver errors from the old database say so, apart from the central database's.
+  const read = <T>(work: Promise<T>): Promise<T> =>
+    work.catch((err: unknown) => {
+      throw asDatabaseError(err, `legacy database ${options.sourceName ?? ''}`.trim())
+    })
+  const columns = await read(legacyColumns(source))
+  const reporters = await read(distinctReporters(source))
+  const { hostColumns, skippedColumns } = mapHostColumns(columns, reporters)
+  const hostNames = [...new Set([...reporters, ...hostColumns.values()])].sort()
+  const hostIds = await ensureHosts(central.db, hostNames)
+
+  let rows = 0
+  let stored = 0
+  let alreadyImported = 0
+  let statuses = 0
+  const invalid: LegacyRowIssue[] = []
+  let afterId: string | number = 0
+  for (;;) {
+    const page = await read(sql<Record<string, unknown>>`SELECT * FROM ${sql.table(LEGACY_TABLE)} WHERE id > ${afterId} ORDER BY id LIMIT ${batchSize}`.execute(source.db))
+    const last = page.rows[page.rows.length - 1]
+    if (!last) break
+    afterId = last.id as string | number
+    rows += page.rows.length
+    const bans: LegacyBan[] = []
+    for (const row of page.rows) {
+      const mapped = mapRow(row, hostColumns, options.bantime)
+      if ('problem' in mapped) invalid.push(mapped)
+      else bans.push(mapped)
+    }
+    const done = await storeLegacyBans(central, bans, hostIds)
+    stored += done.stored
+    alreadyImported += done.alreadyImported
+    statuses += done.statuses
+  }
+  return { rows, stored, alreadyImported, invalid, hosts: hostNames, skippedColumns, statuses }
+}
+
+async function legacyColumns(source: CentralDb): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${LEGACY_TABLE} ORDER BY ORDINAL_POSITION`.execute(source.db)
+  const names = rows.map((r) => String(r.name))
+  if (names.length === 0) throw new F2bError(`the legacy database has no table ${LEGACY_TABLE}`, { hint: 'check the database name in --from' })
+  const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c))
+  if (missing.length > 0) throw new F2bError(`${LEGACY_TABLE} has no column ${missing.join(', ')}: not the old scripts' table`)
+  return names
+}
+
+async function distinctReporters(source: CentralDb): Promise<string[]> {
+  const { rows } = await sql<{ added_by: string | null }>`SELECT DISTINCT added_by FROM ${sql.table(LEGACY_TABLE)}`.execute(source.db)
+  const names: string[] = []
+  for (const r of rows) {
+    if (r.added_by === null) continue
+    try {
+      names.push(parseHostName(String(r.added_by), 'added_by'))
+    } catch {
+      // reported per row
+    }
+  }
+  return names
+}
+
+/** host_<name> column → host name: a reporter whose name without dots and hyphens is <name>, else <name> itself. */
+function mapHostColumns(columns: readonly string[], reporters: readonly string[]) {
+  const byStripped = new Map(reporters.map((r) => [r.replace(/[.-]/g, ''), r]))
+  const hostColumns = new Map<string, string>()
+  const skippedColumns: string[] = []
+  for (const c of columns) {
+    if (!c.startsWith('host_')) continue
+    const suffix = c.slice('host_'.length)
+    const name = byStripped.get(suffix) ?? suffix
+    try {
+      hostColumns.set(c, parseHostName(name, c))
+    } catch {
+      skippedColumns.push(c)
+    }
+  }
+  return { hostColumns, skippedColumns }
+}
+
+function mapRow(row: Record<string, unknown>, hostColumns: ReadonlyMap<string, string>, bantime: number): LegacyBan | LegacyRowIssue {
+  const id = String(row.id)
+  try {
+    if (row.added_by === null || row.added_by === undefined) throw new F2bError('added_by is empty')
+    const reporter = parseHostName(String(row.added_by), 'added_by')
+    const created = fromLegacyTime(row.created)
+    const statuses = new Map<string, number>()
+    for (const [column, host] of hostColumns) {
+      const v = Number(row[column])
+      if (v === BanStatus.Added || v === BanStatus.AlreadyBanned || v === BanStatus.Error) statuses.set(host, v)
+    }
+    statuses.set(reporter, BanStatus.Added)
+    return {
+      id,
+      ip: parseIp(String(row.ip ?? '').trim(), 'ip').text,
+      jail: parseJail(String(row.jailname ?? '')),
+      protocol: parseProtocol(String(row.protocol ?? 'tcp')),
+      port: parsePort(String(row.port ?? '0:65535')),
+      reporter,
+      bantime: bantime < 0 ? -1 : bantime,
+      createdAt: toDbTime(created),
+      expiresAt: bantime < 0 ? null : toDbTime(new Date(created.getTime() + bantime * 1000)),
+      statuses,
+    }
+  } catch (err) {
+    if (!(err instanceof F2bError)) throw err
+    return { id, problem: err.message }
+  }
+}
+
+function fromLegacyTime(value: unknown): Date {
+  try {
+    return fromDbTime(String(value))
+  } catch {
+    throw new InvalidValueError('created', String(value), 'not a date and time')
+  }
+}
+
+async function storeLegacyBans(central: CentralDb, bans: readonly LegacyBan[], hostIds: ReadonlyMap<string, number>) {
+  const { db, adapter } = central
+  if (bans.length === 0) return { stored: 0, alreadyImported: 0, statuses: 0 }
+  return withRetry(adapter, () =>
+    db.transaction().execute(async (trx) => {
+      const existing = await trx
+        .selectFrom('bans as b')
+        .innerJoin('hosts as r', 'r.id', 'b.reporter_id')
+        .select(['b.ip', 'b.jail', 'b.created_at', 'r.name'])
+        .where('b.ip', 'in', [...new Set(bans.map((b) => b.ip))])
+        .execute()
+      const keys = new Set(existing.map((e) => banKey(e.ip, e.jail, e.name, toDbTime(fromDbTime(e.created_at)))))
+      let stored = 0
+      let alreadyImported = 0
+      const statusRows: { ban_id: number; host_id: number; status: number; error: string | null }[] = []
+      for (const ban of bans) {
+        const key = banKey(ban.ip, ban.jail, ban.reporter, ban.createdAt)
+        if (keys.has(key)) {
+          alreadyImported++
+          continue
+        }
+        keys.add(key)
+        const reporterId = hostIds.get(ban.reporter)
+        if (reporterId === undefined) throw new Error(`host ${ban.reporter} was not registered`)
+        const r = await trx
+          .insertInto('bans')
+          .values({ ip: ban.ip, jail: ban.jail, protocol: ban.protocol, port: ban.port, reporter_id: reporterId, bantime: ban.bantime, created_at: ban.createdAt, expires_at: ban.expiresAt })
+          .executeTakeFirstOrThrow()
+        const banId = Number(r.insertId)
+        stored++
+        for (const [host, status] of ban.statuses) {
+          const hostId = hostIds.get(host)
+          if (hostId === undefined) continue
+          statusRows.push({ ban_id: banId, host_id: hostId, status, error: status === BanStatus.Error ? `imported from the legacy ${LEGACY_TABLE} (row ${ban.id}): the old readdb recorded an error` : null })
+        }
+      }
+      for (let i = 0; i < statusRows.length; i += 500) await trx.insertInto('ban_status').values(statusRows.slice(i, i + 500)).execute()
+      return { stored, alreadyImported, statuses: statusRows.length }
+    }),
+  )
+}
+
+function banKey(ip: string, jail: string, reporter: string, createdAt: string): string {
+  return JSON.stringify([ip, jail, reporter, createdAt])
+}
+
+/** Describe the legacy source for messages, without the password. */
+export function describeLegacySource(target: LegacyTarget): string {
+  return describeTarget(target)
+}

@@ -1,0 +1,86 @@
+import { remainingSeconds, type LocalBan } from '../fail2ban/ban-state.js'
+import type { PendingBan } from '../db/queries/pending.js'
+import { BanStatus } from '../schema/ban-status.js'
+import { F2bError } from '../errors.js'
+import { formatBanLine } from '../shared-log.js'
+import { isCanonicalIp } from '../ban/ip-address.js'
+
+/** What a poll will do about one ban. */
+export interface Decision {
+  readonly ban: PendingBan
+  readonly status: BanStatus
+  readonly error: string | null
+}
+
+export interface DecideInput {
+  readonly bans: readonly PendingBan[]
+  readonly local: ReadonlyMap<string, LocalBan>
+  /** Addresses never applied here: the central allowlist and the config's. */
+  readonly allowlist: { has(ip: string): boolean }
+  readonly recentBanFraction: number
+  readonly now: Date
+  /** Addresses this poll already wrote a line for (in an earlier batch); updated in place. */
+  readonly written?: Set<string>
+}
+
+export interface DecideOutput {
+  readonly decisions: Decision[]
+  /** Shared-log lines to append, one per address. */
+  readonly lines: string[]
+  /** Addresses to take out of the shared jail: unbanned by an operator after this host applied them. */
+  readonly unban: string[]
+}
+
+/**
+ * The per-ban rule of a poll, free of I/O: unbanned by an operator → 4 (and taken out of
+ * the shared jail if this host had applied it); expired → 5; a stored value that fails
+ * validation → 3 (before anything else reads it); allowlisted → 6; banned locally with more
+ * than the recent fraction left → 2; banned locally with less → stays 0 (retried);
+ * otherwise one shared-log line per address → 1.
+ */
+export function decide(input: DecideInput): DecideOutput {
+  const nowSeconds = Math.floor(input.now.getTime() / 1000)
+  const decisions: Decision[] = []
+  const lines: string[] = []
+  const lineWritten = input.written ?? new Set<string>()
+  const unban = new Set<string>()
+  for (const ban of input.bans) {
+    if (ban.revoked) {
+      if (ban.status === BanStatus.Added && isCanonicalIp(ban.ip)) unban.add(ban.ip)
+      decisions.push({ ban, status: BanStatus.Removed, error: null })
+      continue
+    }
+    if (ban.expired) {
+      decisions.push({ ban, status: BanStatus.Expired, error: null })
+      continue
+    }
+    let line: string
+    try {
+      line = formatBanLine({ ip: ban.ip, jail: ban.jail, reporter: ban.reporter, banId: ban.id }, input.now)
+    } catch (err) {
+      decisions.push({ ban, status: BanStatus.Error, error: `refused: ${err instanceof F2bError ? err.message : String(err)}` })
+      continue
+    }
+    if (input.allowlist.has(ban.ip)) {
+      decisions.push({ ban, status: BanStatus.Allowlisted, error: null })
+      continue
+    }
+    const held = input.local.get(ban.ip)
+    if (held) {
+      decisions.push({ ban, status: isRecent(held, nowSeconds, input.recentBanFraction) ? BanStatus.AlreadyBanned : BanStatus.Pending, error: null })
+      continue
+    }
+    // The same address twice in one poll is applied once; every ban of it is recorded as added.
+    if (!lineWritten.has(ban.ip)) {
+      lineWritten.add(ban.ip)
+      lines.push(line)
+    }
+    decisions.push({ ban, status: BanStatus.Added, error: null })
+  }
+  return { decisions, lines, unban: [...unban] }
+}
+
+function isRecent(held: LocalBan, nowSeconds: number, fraction: number): boolean {
+  if (held.bantime < 0) return true
+  return remainingSeconds(held, nowSeconds) > fraction * held.bantime
+}

@@ -1,0 +1,89 @@
+import type { BanReport } from './ban/ban-report.js'
+import type { Config } from './config/load-config.js'
+import { asDatabaseError } from './db/database-error.js'
+import type { CentralDb } from './db/db-adapter.js'
+import { assertSchemaCurrent } from './db/schema-version.js'
+import { describeTarget, openDatabase } from './db/open-database.js'
+import { loadAllowlist } from './db/queries/allowlist.js'
+import { FloodGuardError, insertBan } from './db/queries/bans.js'
+import { withDeadline } from './deadline.js'
+import { describeError, F2bError } from './errors.js'
+import { readMachineId } from './machine-id.js'
+import { newReportKey, readSpool, removeSpoolEntry, spoolBan } from './spool.js'
+
+/** What became of a reported ban. */
+export type ReportOutcome =
+  | { readonly kind: 'stored'; readonly banId: number; readonly shippedFromSpool: number }
+  | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' }
+  | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
+
+/**
+ * What add2db does: store one validated ban as this host's report within the configured
+ * deadline, then ship whatever an earlier run had to spool. When the database cannot be
+ * reached (or the deadline passes), the ban goes to the local spool instead: a ban is never
+ * lost because the database is down. Allowlisted addresses are not stored at all; a host
+ * past the flood guard is refused (FloodGuardError).
+ */
+export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
+  if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
+  const { key, reportedAt } = report
+  const where = describeTarget(config.database.target)
+  let central: CentralDb | undefined
+  try {
+    central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
+    const db = central
+    const work = (async (): Promise<ReportOutcome> => {
+      await assertSchemaCurrent(db)
+      if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
+      const banId = await insertBan(db, config.host.name, readMachineId(), ban, { reportKey: key, maxPerMinute: config.bans.maxPerMinute })
+      return { kind: 'stored', banId, shippedFromSpool: await shipSpool(db, config.spool.dir) }
+    })()
+    return await withDeadline(work, config.database.timeoutMs, `storing the ban in ${where}`)
+  } catch (err) {
+    if (err instanceof FloodGuardError) throw err
+    const cause = asDatabaseError(err, where)
+    return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
+  } finally {
+    void central?.close().catch(() => undefined)
+  }
+}
+
+/** The identity a report keeps wherever it ends up: its idempotency key and first-seen time. */
+export interface ReportIdentity {
+  readonly key: string
+  readonly reportedAt: Date
+}
+
+export function newReportIdentity(): ReportIdentity {
+  return { key: newReportKey(), reportedAt: new Date() }
+}
+
+/**
+ * Keep a report in the spool. Also what add2db's last-resort timer does: if the database
+ * insert finishes after all, the shared key makes the spooled copy a no-op when shipped.
+ */
+export function spoolReport(config: Config, ban: BanReport, report: ReportIdentity): string {
+  return spoolBan(config.spool.dir, { ...ban, key: report.key, host: config.host.name, reportedAt: report.reportedAt.toISOString() }, config.spool.maxEntries)
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof F2bError) return describeError(err)
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * Store every spooled ban (each keeps its key and first-seen time, so shipping twice stores
+ * once), removing each file only after its ban is committed. Returns how many were shipped.
+ * Entries that fail validation stay in place, to be looked at, and are never stored.
+ */
+export async function shipSpool(central: CentralDb, dir: string): Promise<number> {
+  let shipped = 0
+  for (const item of readSpool(dir)) {
+    if (!('entry' in item)) continue
+    const { key, host, reportedAt, ...ban } = item.entry
+    await insertBan(central, host, null, ban, { reportKey: key, reportedAt: new Date(reportedAt) })
+    removeSpoolEntry(item.path)
+    shipped++
+  }
+  return shipped
+}

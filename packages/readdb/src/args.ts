@@ -1,0 +1,27 @@
+import { parseArgs } from 'node:util'
+import { UsageError } from '@f2b-central/core/errors'
+
+export interface ReaddbArgs {
+  config: string | undefined
+  daemon: boolean
+  help: boolean
+}
+
+export const USAGE = `usage: readdb [--config FILE]            one poll, then exit (cron, systemd timer)
+       readdb --daemon [--config FILE]   poll on readdb.schedule until SIGTERM/SIGINT
+Applies bans other hosts reported to this host's fail2ban through the shared jail's log,
+and records this host's status for each. Exit: 0 done, 1 failure, 2 usage.`
+
+export function parseReaddbArgs(argv: string[]): ReaddbArgs {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, daemon: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      strict: true,
+      allowPositionals: false,
+    })
+    return { config: values.config, daemon: values.daemon ?? false, help: values.help ?? false }
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments', 'run `readdb --help`')
+  }
+}

@@ -1,0 +1,61 @@
+import cron from 'node-cron'
+import { ConfigError } from '@f2b-central/core/errors'
+import type { Logger } from './logger.js'
+
+export interface DaemonOptions {
+  schedule: string
+  tick: () => Promise<void>
+  log: Logger
+  /** Longest pause between attempts while polls fail, milliseconds. */
+  maxBackoffMs: number
+}
+
+const FIRST_BACKOFF_MS = 1000
+
+/**
+ * Run `tick` on the cron schedule until SIGTERM or SIGINT, then wait for the running tick.
+ * Never two ticks at once: a slow poll makes the next ticks skip, not pile up. While polls
+ * fail (database or fail2ban gone), ticks are skipped for a doubling pause (1 s, 2 s, 4 s …
+ * up to maxBackoffMs): one log line per failed attempt, one when it recovers.
+ */
+export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions): Promise<void> {
+  if (!cron.validate(schedule)) {
+    throw new ConfigError(`readdb.schedule: ${JSON.stringify(schedule)} is not a valid cron expression`, { hint: 'e.g. "*/5 * * * * *" for every 5 seconds' })
+  }
+  let running: Promise<void> | undefined
+  let backoffMs = 0
+  let pausedUntil = 0
+  const runTick = (): void => {
+    if (running || Date.now() < pausedUntil) return
+    running = tick()
+      .then(() => {
+        if (backoffMs > 0) log.info('recovered: polls succeed again')
+        backoffMs = 0
+      })
+      .catch((err: unknown) => {
+        backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? FIRST_BACKOFF_MS : backoffMs * 2)
+        pausedUntil = Date.now() + backoffMs
+        log.error({ err: errorLine(err), retryInSeconds: backoffMs / 1000 }, 'poll failed')
+      })
+      .finally(() => {
+        running = undefined
+      })
+  }
+  const task = cron.schedule(schedule, runTick, { noOverlap: true, name: 'readdb-poll' })
+  runTick()
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping')
+      void Promise.resolve(task.stop())
+        .then(() => running)
+        .then(() => resolve())
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+}
+
+function errorLine(err: unknown): string {
+  if (err instanceof Error) return 'hint' in err && err.hint ? `${err.message} (${String(err.hint)})` : err.message
+  return String(err)
+}

@@ -1,0 +1,176 @@
+// Issue 4 (allowlist, flood guard) and issue 5 (unban reaches a real fail2ban): the built
+// programs against a private fail2ban server, on every dialect.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { insertBan } from '@f2b-central/core/db/queries/bans'
+import { registerHostAddresses } from '@f2b-central/core/db/queries/allowlist'
+import { registerHost } from '@f2b-central/core/db/queries/hosts'
+import { parseNetwork } from '@f2b-central/core/ban/network'
+import { ownAddresses } from '@f2b-central/core/own-addresses'
+import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
+import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
+import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
+import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+
+const SHARED = 'f2b-central-shared'
+const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
+
+describe.each(dialects())('%s: allowlist, unban and flood guard', (dialect) => {
+  let tdb: TestDatabase
+  let central: CentralDb
+  let f2b: Fail2banServer
+  let host: string
+  let reporter: string
+  let operator: string
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase(dialect)
+    central = await tdb.openMigrated()
+    f2b = await Fail2banServer.start({
+      name: `unban-${dialect}`,
+      shippedFiles: true,
+      // `local` stands for one of the host's own jails (sshd …) holding an address too.
+      jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n[local]\nenabled = true\nfilter = f2b-central\nlogpath = ${join(dir, 'local.log')}\n`,
+      beforeStart: (s) => {
+        writeFileSync(s.path('shared.log'), '')
+        writeFileSync(s.path('local.log'), '')
+      },
+    })
+    host = writeHostConfig({ dir: tdb.dir, name: 'db-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
+    reporter = writeHostConfig({ dir: tdb.dir, name: 'web-1', dbUrl: tdb.url, extra: { allowlist: ['192.0.2.128/25'] } })
+    operator = writeHostConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
+    expect((await readdb()).code).toBe(0)
+  }, 60_000)
+  afterAll(async () => {
+    await f2b?.stop()
+    await central?.close()
+    await tdb?.drop()
+  })
+
+  const readdb = () => runProgram(BIN.readdb, ['--config', host])
+  const add2db = (ip: string) => runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])
+  const cli = (...args: string[]) => runProgram(BIN.cli, [...args, '--config', operator])
+  const statusOf = async (ip: string) =>
+    (await central.db.selectFrom('ban_host_status').select('status').where('ip', '=', ip).where('host', '=', 'db-1').execute()).map((r) => Number(r.status))
+  const stored = async (ip: string) => (await central.db.selectFrom('bans').select('id').where('ip', '=', ip).execute()).length
+
+  it('unban takes an applied address out of the shared jail and records 4; --allow keeps it out', async () => {
+    for (const ip of ['203.0.113.40', '2001:db8:40::1']) expect((await add2db(ip)).code).toBe(0)
+    expect((await readdb()).code).toBe(0)
+    await f2b.waitForBan(SHARED, '203.0.113.40')
+    await f2b.waitForBan(SHARED, '2001:db8:40::1')
+
+    const u = await cli('unban', '203.0.113.40')
+    expect(u).toMatchObject({ code: 0, stdout: '203.0.113.40/32: ended 1 active ban(s) of 1 address(es); hosts take them out of their shared jail at their next poll\n' })
+    const v6 = await cli('unban', '2001:db8:40::/48', '--allow', '--json')
+    expect(JSON.parse(v6.stdout)).toEqual({ network: '2001:db8:40::/48', bansEnded: 1, addresses: ['2001:db8:40::1'], allowlisted: true })
+
+    const poll = await readdb()
+    expect(JSON.parse(poll.stdout)).toMatchObject({ removed: 2 })
+    await waitUntil('the addresses to leave the shared jail', async () => (await f2b.bannedIps(SHARED)).length === 0, 10_000)
+    expect(await statusOf('203.0.113.40')).toEqual([BanStatus.Removed])
+    expect(await statusOf('2001:db8:40::1')).toEqual([BanStatus.Removed])
+    // Allowlisted by --allow: a new report is not stored.
+    const again = await add2db('2001:db8:40::1')
+    expect(again).toMatchObject({ code: 0, stderr: 'add2db: 2001:db8:40::1 is allowlisted (central allowlist); not reported\n' })
+    expect(await stored('2001:db8:40::1')).toBe(1)
+  })
+
+  it('a local ban ends when the fleet ban ends, unless another active ban still names the address', async () => {
+    const short = '203.0.113.42'
+    const twice = '203.0.113.43'
+    // Long enough to be applied first on a slow machine, short enough to wait out.
+    expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', short, '--bantime', '8'])).code).toBe(0)
+    expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', twice, '--bantime', '8'])).code).toBe(0)
+    expect((await runProgram(BIN.add2db, ['--config', operator, '--jail', 'nginx', '--ip', twice, '--bantime', '3600'])).code).toBe(0)
+    expect((await readdb()).code).toBe(0)
+    await f2b.waitForBan(SHARED, short)
+    await f2b.waitForBan(SHARED, twice)
+    const { expires_at } = await central.db.selectFrom('bans').select('expires_at').where('ip', '=', short).executeTakeFirstOrThrow()
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(`${expires_at!.replace(' ', 'T')}Z`) - Date.now()) + 300))
+    expect(JSON.parse((await readdb()).stdout)).toMatchObject({ endedLocally: 1 })
+    await waitUntil(`${short} to leave the shared jail`, async () => !(await f2b.bannedIps(SHARED)).includes(short), 10_000)
+    expect(await f2b.bannedIps(SHARED)).toContain(twice)
+    // Nothing more to end: the sweep moved on.
+    expect((await readdb()).stdout).toBe('')
+  })
+
+  it('with fail2ban.unbanAllJails an unban also takes the address out of every local jail', async () => {
+    const all = writeHostConfig({ dir: tdb.dir, name: 'db-3', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true } })
+    const ip = '203.0.113.41'
+    expect((await add2db(ip)).code).toBe(0)
+    expect((await runProgram(BIN.readdb, ['--config', all])).code).toBe(0)
+    await f2b.waitForBan(SHARED, ip)
+    await f2b.client('set', 'local', 'banip', ip)
+    expect((await cli('unban', ip)).code).toBe(0)
+    expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ removed: 1 })
+    await waitUntil(`${ip} to leave every jail`, async () => !(await f2b.bannedIps(SHARED)).includes(ip) && !(await f2b.bannedIps('local')).includes(ip), 10_000)
+  })
+
+  it('allowlist: never applied (6), including a ban stored before the entry; the config\'s own list is honoured', async () => {
+    const before = await insertBan(central, 'web-2', null, report('198.51.100.70'))
+    expect((await cli('allow', 'add', '198.51.100.64/26', '--reason', 'office')).stdout).toBe('198.51.100.64/26: added to the allowlist\n')
+    expect((await cli('allow', 'add', '198.51.100.64/26')).stdout).toBe('198.51.100.64/26: already in the allowlist\n')
+    const list = (await cli('allow', 'list')).stdout.trimEnd().split('\n')
+    expect(list).toHaveLength(2)
+    expect(list).toContainEqual(expect.stringMatching(/^198\.51\.100\.64\/26\t\d{4}-.*\toperator@ops-1\toffice$/))
+    expect(list).toContainEqual(expect.stringMatching(/^2001:db8:40::\/48\t.*\tunban --allow$/))
+    expect(await add2db('198.51.100.71')).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.71 is allowlisted (central allowlist); not reported\n' })
+    expect(await stored('198.51.100.71')).toBe(0)
+    expect(await add2db('192.0.2.200')).toMatchObject({ code: 0, stderr: 'add2db: 192.0.2.200 is allowlisted (config); not reported\n' })
+    expect(JSON.parse((await readdb()).stdout)).toMatchObject({ allowlisted: 1, linesWritten: 0 })
+    expect(await statusOf('198.51.100.70')).toEqual([BanStatus.Allowlisted])
+    expect((await f2b.bannedIps(SHARED)).includes('198.51.100.70')).toBe(false)
+    expect((await cli('allow', 'remove', '198.51.100.64/26')).stdout).toBe('198.51.100.64/26: removed from the allowlist\n')
+    expect(before).toBeGreaterThan(0)
+  })
+
+  it('fleet members\' own addresses: registered by their readdb, never reported or applied by hosts that allow fleet addresses', async () => {
+    // This host's readdb registered its own addresses when it first polled.
+    const registered = (await central.db.selectFrom('host_addresses').innerJoin('hosts', 'hosts.id', 'host_addresses.host_id').select('address').where('hosts.name', '=', 'db-1').execute()).map((r) => r.address)
+    expect(new Set(registered)).toEqual(new Set(ownAddresses().map((a) => a.address)))
+    // Another fleet member, web-9, registers 198.51.100.250 as its own.
+    const web9 = await registerHost(central.db, central.adapter, 'web-9', null)
+    expect(await registerHostAddresses(central, web9.id, [parseNetwork('198.51.100.250')])).toBe(1)
+    expect(await registerHostAddresses(central, web9.id, [parseNetwork('198.51.100.250')])).toBe(0)
+    expect(await add2db('198.51.100.250')).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.250 is allowlisted (central allowlist); not reported\n' })
+    const planted = await insertBan(central, 'web-2', null, report('198.51.100.250'))
+    expect(JSON.parse((await readdb()).stdout)).toMatchObject({ allowlisted: 1, linesWritten: 0 })
+    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-1').executeTakeFirstOrThrow()).status).toBe(BanStatus.Allowlisted)
+    // A host whose config turns it off applies it like any other ban.
+    const f2bDb = join(tdb.dir, 'db-2-fail2ban.sqlite3')
+    createFail2banStateDb(f2bDb)
+    const db2 = writeHostConfig({ dir: tdb.dir, name: 'db-2', dbUrl: tdb.url, fail2ban: { database: f2bDb }, extra: { host: { name: 'db-2', allowFleetAddresses: false } } })
+    expect((await runProgram(BIN.readdb, ['--config', db2])).code).toBe(0)
+    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-2').executeTakeFirstOrThrow()).status).toBe(BanStatus.Added)
+  })
+
+  it('flood guard: a host past bans.maxPerMinute is refused, with exit 1, nothing stored, and the refusal counted', async () => {
+    const flooder = writeHostConfig({ dir: tdb.dir, name: 'flood-1', dbUrl: tdb.url, extra: { bans: { maxPerMinute: 3 } } })
+    const report = (ip: string) => runProgram(BIN.add2db, ['--config', flooder, '--jail', 'sshd', '--ip', ip])
+    for (let i = 0; i < 3; i++) expect((await report(`203.0.113.${100 + i}`)).code).toBe(0)
+    const refused = await report('203.0.113.150')
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^add2db: flood guard: flood-1 reported 3 bans in the last minute \(bans\.maxPerMinute 3\); 203\.0\.113\.150 refused/)
+    expect(await stored('203.0.113.150')).toBe(0)
+    const counted = await central.db.selectFrom('hosts').select('refused_bans').where('name', '=', 'flood-1').executeTakeFirstOrThrow()
+    expect(Number(counted.refused_bans)).toBe(1)
+  })
+
+  it.each([
+    [['unban'], /unban: expected exactly one ADDRESS or CIDR/],
+    [['unban', '203.0.113.7/24'], /invalid address "203\.0\.113\.7\/24": host bits set; did you mean 203\.0\.113\.0\/24\?/],
+    [['unban', 'example.org'], /invalid address "example\.org"/],
+    [['allow', 'frob'], /allow: expected `add ADDRESS\|CIDR`/],
+    [['allow', 'add'], /allow: expected `add ADDRESS\|CIDR`/],
+    [['allow', 'list', 'extra'], /allow: expected/],
+  ])('f2b-central %j: exit 2 with one line', async (args, message) => {
+    const r = await cli(...args)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+  })
+})

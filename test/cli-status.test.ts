@@ -1,0 +1,100 @@
+// f2b-central status, as built, on every dialect: per-host last seen, pending count (after
+// the cursor, unstamped, retries), oldest pending, errors in the last day, stale flag, and
+// the exit code a monitoring check reads.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
+import { at, DAY, HOUR, MINUTE, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
+import { writeHostConfig } from './setup/programs.js'
+
+describe.each(dialects())('%s: f2b-central status', (dialect) => {
+  let tdb: TestDatabase
+  let central: CentralDb
+  let config: string
+  let ids: Record<string, number>
+  const status = (...args: string[]) => runCli(['status', ...args, '--config', config])
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase(dialect)
+    central = await tdb.openMigrated()
+    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    ids = await seedHosts(central, [
+      { name: 'web-1', seen: 0, cursor: 3 },
+      { name: 'web-2', seen: -HOUR, cursor: 0 },
+      { name: 'web-3', seen: -30, cursor: 1 },
+    ])
+    const { 'web-1': w1 = 0, 'web-2': w2 = 0, 'web-3': w3 = 0 } = ids
+    const b1 = await seedBan(central, { ip: '203.0.113.1', reporterId: w1, created: -10 * MINUTE, seq: 1 })
+    const b2 = await seedBan(central, { ip: '203.0.113.2', reporterId: w1, created: -5 * MINUTE, seq: 2 })
+    const b3 = await seedBan(central, { ip: '203.0.113.3', reporterId: w1, created: -2 * MINUTE, seq: 3 })
+    const b4 = await seedBan(central, { ip: '203.0.113.4', reporterId: w1, created: -1 * MINUTE })
+    for (const b of [b1, b2, b3, b4]) await seedStatus(central, b, w1, BanStatus.Added)
+    await seedStatus(central, b1, w2, BanStatus.Error, { updated: -2 * DAY, error: 'old' })
+    await seedStatus(central, b1, w3, BanStatus.Pending)
+    await seedStatus(central, b3, w3, BanStatus.Error, { updated: -MINUTE, error: 'cannot append to shared log' })
+  })
+  afterAll(async () => {
+    await central?.close()
+    await tdb?.drop()
+  })
+
+  it('lists every host with pending work, errors and staleness, and exits 1', async () => {
+    const r = await status()
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(1)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines[0]).toMatch(/^HOST +LAST SEEN +PENDING +OLDEST PENDING +ERRORS 24H +STATE$/)
+    expect(lines[1]).toMatch(/^web-1 +\ds ago +0 +- +0 +ok$/)
+    expect(lines[2]).toMatch(/^web-2 +(59m|1h) ago +3 +5m +0 +STALE$/)
+    expect(lines[3]).toMatch(/^web-3 +3\ds ago +3 +10m +1 +ERRORS$/)
+    expect(lines[4]).toBe('3 hosts: 1 stale (not seen for more than 5m), 1 with errors in the last day')
+  })
+
+  it('--json gives the same per host, with ages in seconds', async () => {
+    const r = await status('--json')
+    expect(r.code).toBe(1)
+    const s = JSON.parse(r.stdout) as { healthy: boolean; staleHosts: number; hostsWithErrors: number; hosts: Record<string, unknown>[] }
+    expect(s).toMatchObject({ healthy: false, staleHosts: 1, hostsWithErrors: 1, staleAfterSeconds: 300 })
+    const [w1, w2, w3] = s.hosts
+    expect(w1).toMatchObject({ name: 'web-1', pending: 0, oldestPendingAt: null, errorsLastDay: 0, stale: false })
+    expect(w2).toMatchObject({ name: 'web-2', pending: 3, errorsLastDay: 0, stale: true })
+    expect(w2!.oldestPendingSeconds).toBeGreaterThanOrEqual(5 * MINUTE - 5)
+    expect(w2!.oldestPendingSeconds).toBeLessThan(5 * MINUTE + 30)
+    expect(w2!.secondsSinceSeen).toBeGreaterThanOrEqual(HOUR - 5)
+    expect(w3).toMatchObject({ name: 'web-3', pending: 3, errorsLastDay: 1, stale: false })
+    expect(w3!.oldestPendingSeconds).toBeGreaterThanOrEqual(10 * MINUTE - 5)
+  })
+
+  it('--stale-after moves the threshold; a fleet without stale hosts or errors exits 0', async () => {
+    const lenient = await status('--stale-after', '2h', '--json')
+    expect(JSON.parse(lenient.stdout)).toMatchObject({ staleHosts: 0, hostsWithErrors: 1 })
+    expect(lenient.code).toBe(1)
+    await central.db.updateTable('ban_status').set({ status: BanStatus.Added, error: null, updated_at: at(0) }).where('status', '=', BanStatus.Error).where('host_id', '=', ids['web-3']!).execute()
+    const healthy = await status('--stale-after', '2h')
+    expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0)
+    expect(healthy.stdout).toMatch(/3 hosts: 0 stale \(not seen for more than 2h\), 0 with errors in the last day\n$/)
+  })
+})
+
+// Argument errors need no database: checked once, before any config is read.
+describe.concurrent('f2b-central status arguments', () => {
+  it.each([
+    [['--stale-after', '5x'], /^f2b-central: status: invalid --stale-after "5x": expected a duration/],
+    [['--stale-after', '0'], /^f2b-central: status: invalid --stale-after "0": must be longer than 0 seconds/],
+    [['--frobnicate'], /^f2b-central: status: Unknown option '--frobnicate'/],
+    [['extra'], /^f2b-central: status: Unexpected argument 'extra'/],
+  ])('%j: exit 2 with one line', async (args, message) => {
+    const r = await runCli(['status', ...args, '--config', '/nonexistent.yml'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stdout).toBe('')
+  })
+
+  it('--help prints the usage and exits 0', async () => {
+    const r = await runCli(['status', '--help'])
+    expect(r).toMatchObject({ code: 0, stderr: '' })
+    expect(r.stdout).toMatch(/^usage: f2b-central status/)
+  })
+})

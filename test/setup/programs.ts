@@ -1,0 +1,72 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { stringify } from 'yaml'
+
+export const ROOT = resolve(import.meta.dirname, '..', '..')
+export const BIN = {
+  add2db: join(ROOT, 'packages/add2db/bin/add2db.js'),
+  readdb: join(ROOT, 'packages/readdb/bin/readdb.js'),
+  cli: join(ROOT, 'packages/cli/bin/f2b-central.js'),
+}
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+/** Run one of the built programs (the bundles CI ships, as pino tests its real exit path). */
+export function runProgram(bin: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  const started = performance.now()
+  return new Promise((resolvePromise) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
+      resolvePromise({ code, stdout, stderr, ms: performance.now() - started })
+    })
+  })
+}
+
+export interface HostConfigOptions {
+  dir: string
+  name: string
+  dbUrl: string
+  sharedLog?: string
+  fail2ban?: Record<string, unknown>
+  extra?: Record<string, unknown>
+}
+
+/** Write a host's config.yml, as an admin would, and return its path. */
+export function writeHostConfig(o: HostConfigOptions): string {
+  const path = join(o.dir, `${o.name}.yml`)
+  const { readdb, spool, ...rest } = (o.extra ?? {}) as { readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
+  const doc = {
+    database: { url: o.dbUrl, timeoutSeconds: 3 },
+    host: { name: o.name },
+    fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...o.fail2ban },
+    // Each test host gets its own lock file: the default in /run would make test hosts exclude each other.
+    readdb: { lockFile: join(o.dir, `${o.name}-readdb.lock`), ...readdb },
+    spool: { dir: join(o.dir, `${o.name}-spool`), ...spool },
+    ...rest,
+  }
+  writeFileSync(path, stringify(doc), { mode: 0o600 })
+  return path
+}
+
+/** A running `readdb --daemon`: everything it printed so far, and its exit code once closed. */
+export interface RunningDaemon {
+  readonly child: ChildProcess
+  output(): string
+  /** Resolves on 'close', not 'exit': only then are the output pipes drained. */
+  readonly exited: Promise<number | null>
+}
+
+export function startDaemon(config: string): RunningDaemon {
+  const child = spawn(process.execPath, [BIN.readdb, '--config', config, '--daemon'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+  return { child, output: () => out, exited }
+}
