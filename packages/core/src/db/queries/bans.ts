@@ -5,7 +5,7 @@ import { toDbTime } from '../../time/db-time.js'
 import { BanStatus } from '../../schema/ban-status.js'
 import type { CentralDb } from '../db-adapter.js'
 import { withRetry } from '../retry.js'
-import { registerHost } from './hosts.js'
+import { findOrCreateHost, touchHost } from './hosts.js'
 
 /** A reporting host is past `bans.maxPerMinute`: its ban is refused, not stored. */
 export class FloodGuardError extends F2bError {}
@@ -33,9 +33,10 @@ export interface InsertedBan {
 export async function storeBan(central: CentralDb, hostName: string, machineId: string | null, ban: BanReport, options: InsertBanOptions = {}): Promise<InsertedBan> {
   const { db, adapter } = central
   try {
+    const hostId = await withRetry(adapter, () => findOrCreateHost(db, hostName, machineId))
     return await withRetry(adapter, () =>
       db.transaction().execute(async (trx) => {
-        const host = await registerHost(trx, adapter, hostName, machineId)
+        const host = await touchHost(trx, adapter, hostId, machineId)
         if (options.maxPerMinute !== undefined) {
           const { n } = await trx
             .selectFrom('bans')

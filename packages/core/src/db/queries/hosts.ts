@@ -12,23 +12,39 @@ export interface HostRow {
 }
 
 /**
- * Register the host or refresh its last_seen (the heartbeat), and return its row. An UPDATE
- * then, for a new host, an INSERT that ignores a concurrent twin: unlike an upsert, this
- * needs no UPDATE right on `hosts.name`, so a host account cannot rename hosts.
+ * Register the host or refresh its last_seen (the heartbeat), and return its row. Run it
+ * outside a transaction: see findOrCreateHost.
  */
 export async function registerHost(db: Db, adapter: DbAdapter, name: string, machineId: string | null): Promise<HostRow> {
-  await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('name', '=', name).execute()
-  let row = await selectHost(db, name)
-  if (!row) {
-    await db.insertInto('hosts').ignore().values({ name, machine_id: machineId }).execute()
-    row = await selectHost(db, name)
-  }
-  if (!row) throw new Error(`host ${name} vanished while registering`)
+  return touchHost(db, adapter, await findOrCreateHost(db, name, machineId), machineId)
+}
+
+/**
+ * The host's id, inserting its row when it is new: a plain read, then for a new host an
+ * INSERT that ignores a concurrent twin. Unlike an upsert this needs no UPDATE right on
+ * `hosts.name`, so a host account cannot rename hosts. Call it outside any transaction: an
+ * UPDATE or INSERT on a name not yet in the index gap-locks its neighbours until commit, and
+ * two new hosts doing that in the same gap deadlock each other.
+ */
+export async function findOrCreateHost(db: Db, name: string, machineId: string | null): Promise<number> {
+  const existing = await db.selectFrom('hosts').select('id').where('name', '=', name).executeTakeFirst()
+  if (existing) return Number(existing.id)
+  await db.insertInto('hosts').ignore().values({ name, machine_id: machineId }).execute()
+  const created = await db.selectFrom('hosts').select('id').where('name', '=', name).executeTakeFirst()
+  if (!created) throw new Error(`host ${name} vanished while registering`)
+  return Number(created.id)
+}
+
+/** The heartbeat: set last_seen (by primary key, so only that row is locked) and read the row back. */
+export async function touchHost(db: Db, adapter: DbAdapter, id: number, machineId: string | null): Promise<HostRow> {
+  await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('id', '=', id).execute()
+  const row = await selectHost(db, id)
+  if (!row) throw new Error(`host ${id} vanished while registering`)
   return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
 }
 
-function selectHost(db: Db, name: string) {
-  return db.selectFrom('hosts').select(['id', 'name', 'cursor_seq', 'last_seen', 'swept_until']).where('name', '=', name).executeTakeFirst()
+function selectHost(db: Db, id: number) {
+  return db.selectFrom('hosts').select(['id', 'name', 'cursor_seq', 'last_seen', 'swept_until']).where('id', '=', id).executeTakeFirst()
 }
 
 /** Move the host's cursor forward; never backwards, even if two polls overlap. */
