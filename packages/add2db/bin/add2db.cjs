@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// add2db's launcher. fail2ban runs add2db once per ban, and most of what a run costs is Node
+// compiling the bundle (the MySQL driver, the YAML parser, the query builder). So the bundle,
+// one CommonJS file, runs through node:vm with a V8 code cache kept beside it: the first run
+// that exits 0 writes the cache, later runs skip the compiling (Node 20 has no compile cache
+// of its own; on 22+ this does the same job as module.enableCompileCache()).
+//
+// The cache is machine code-like input to V8, so it is trusted exactly as far as the bundle:
+// it lives in the bundle's directory, is written there only by that directory's owner, and is
+// read only when nobody else could have written it. V8 itself rejects a cache made by another
+// Node or V8 version; one older than the bundle is ignored (V8 compares only the source's
+// length), and either way the run compiles as usual and writes a fresh cache.
+'use strict'
+const fs = require('node:fs')
+const { createRequire, wrap } = require('node:module')
+const path = require('node:path')
+const { Script } = require('node:vm')
+
+const bundle = path.join(__dirname, '..', 'dist', 'add2db.cjs')
+const cacheFile = `${bundle}.v8-cache`
+
+function readTrustedCache(bundleStat) {
+  let fd
+  try {
+    fd = fs.openSync(cacheFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    const st = fs.fstatSync(fd)
+    const writableByOthers = (st.mode & 0o022) !== 0
+    const ownerTrusted = st.uid === bundleStat.uid || st.uid === 0
+    if (!st.isFile() || writableByOthers || !ownerTrusted || st.mtimeMs < bundleStat.mtimeMs) return undefined
+    return fs.readFileSync(fd)
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+// Written to a private temporary name, then renamed: several add2db may finish at once, and a
+// reader sees either no cache or a whole one.
+function writeCache(script) {
+  const dir = path.dirname(bundle)
+  const tmp = `${cacheFile}.${process.pid}.tmp`
+  try {
+    const st = fs.statSync(dir)
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return
+    fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o644, flag: 'wx' })
+    fs.renameSync(tmp, cacheFile)
+  } catch {
+    // A read-only install (ProtectSystem=strict, a read-only /usr) runs without a cache.
+    fs.rmSync(tmp, { force: true })
+  }
+}
+
+const bundleStat = fs.statSync(bundle)
+const cachedData = readTrustedCache(bundleStat)
+const script = new Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData })
+if (cachedData === undefined || script.cachedDataRejected) {
+  // At exit the cache holds every function the run compiled, not only the top level.
+  process.once('exit', (code) => code === 0 && writeCache(script))
+}
+const bundleModule = { exports: {} }
+script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, path.dirname(bundle))

@@ -1,0 +1,96 @@
+// add2db's launcher runs the bundle with a V8 code cache kept beside it. A cache is input V8
+// trusts like code, so these check who may have written it and what happens to a stale, broken
+// or planted one: every case must still run add2db correctly. Each test runs a private copy of
+// the launcher and the built bundle, so it can change files and owners freely.
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BIN, ROOT, runProgram } from './setup/programs.js'
+
+let dir: string
+let launcher: string
+let bundle: string
+let cache: string
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'f2b-code-cache-'))
+  mkdirSync(join(dir, 'bin'))
+  mkdirSync(join(dir, 'dist'))
+  launcher = join(dir, 'bin', 'add2db.cjs')
+  bundle = join(dir, 'dist', 'add2db.cjs')
+  cache = `${bundle}.v8-cache`
+  copyFileSync(BIN.add2db, launcher)
+  copyFileSync(join(ROOT, 'packages/add2db/dist/add2db.cjs'), bundle)
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+const help = () => runProgram(launcher, ['--help'])
+const usageError = () => runProgram(launcher, ['--jail', 'sshd'])
+
+async function expectHelpWorks(): Promise<void> {
+  const r = await help()
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  expect(r.stdout).toMatch(/^usage: add2db/m)
+}
+
+describe('add2db code cache', () => {
+  it('is written by the first run that exits 0, private to the owner, then used as is', async () => {
+    await expectHelpWorks()
+    const first = statSync(cache)
+    expect(first.mode & 0o777).toBe(0o644)
+    expect(first.uid).toBe(process.getuid?.())
+    expect(first.size).toBeGreaterThan(10_000)
+
+    await expectHelpWorks()
+    // Accepted caches are not rewritten: same inode, same time.
+    const second = statSync(cache)
+    expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs])
+  })
+
+  it('is not written by a run that fails', async () => {
+    const r = await usageError()
+    expect(r.code).toBe(2)
+    expect(existsSync(cache)).toBe(false)
+  })
+
+  it('older than the bundle is ignored and replaced', async () => {
+    await expectHelpWorks()
+    const old = statSync(cache)
+    const later = new Date(old.mtimeMs + 60_000)
+    utimesSync(bundle, later, later)
+    await expectHelpWorks()
+    expect(statSync(cache).ino).not.toBe(old.ino)
+  })
+
+  it('that V8 rejects (garbage, another Node) leaves the run correct and is replaced', async () => {
+    writeFileSync(cache, Buffer.alloc(200_000, 0x5a), { mode: 0o644 })
+    await expectHelpWorks()
+    expect(readFileSync(cache).subarray(0, 16).equals(Buffer.alloc(16, 0x5a))).toBe(false)
+  })
+
+  it('writable by others is never read, and is replaced by a private one', async () => {
+    await expectHelpWorks()
+    chmodSync(cache, 0o666)
+    const planted = statSync(cache).ino
+    await expectHelpWorks()
+    const now = statSync(cache)
+    expect(now.ino).not.toBe(planted)
+    expect(now.mode & 0o777).toBe(0o644)
+  })
+
+  it('a symlink planted in its place is not followed, for reading or for writing', async () => {
+    const target = join(dir, 'victim')
+    writeFileSync(target, 'do not touch\n')
+    symlinkSync(target, cache)
+    await expectHelpWorks()
+    expect(readFileSync(target, 'utf8')).toBe('do not touch\n')
+  })
+
+  it.runIf(process.getuid?.() === 0)('is not written into a directory owned by someone else', async () => {
+    chownSync(join(dir, 'dist'), 65534, 65534)
+    await expectHelpWorks()
+    expect(existsSync(cache)).toBe(false)
+  })
+})
