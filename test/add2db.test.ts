@@ -83,6 +83,18 @@ describe.each(dialects())('%s: add2db', (dialect) => {
     }
   })
 
+  it('a database that refuses the account or does not exist: exit 1, the ban kept in the spool', async () => {
+    const missing = dialect === 'mysql' ? tdb.url.replace(/\/([^/]+)$/, '/$1_missing') : `sqlite:${tdb.dir}`
+    const cfg = writeHostConfig({ dir: tdb.dir, name: 'web-3', dbUrl: missing })
+    const before = await banCount()
+    const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.10'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^add2db: error: ban kept in the local spool \(.*web-3-spool\/.*\.ban\.json\): .*(Unknown database|cannot open SQLite database)/)
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(readdirSync(join(tdb.dir, 'web-3-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
+    expect(await banCount()).toBe(before)
+  })
+
   it('reports a broken config with exit 1, naming the key', async () => {
     const cfg = writeHostConfig({ dir: tdb.dir, name: 'web-3', dbUrl: tdb.url, extra: { bans: { defaultBantime: 'long' } } })
     const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.9'])

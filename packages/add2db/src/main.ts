@@ -2,7 +2,7 @@
 // no fail2ban readers, and the database driver of the configured dialect only.
 import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report'
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
-import { describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
+import { DatabaseAccessError, describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { newReportIdentity, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report-ban'
 import { parseAdd2dbArgs, USAGE } from './args.js'
@@ -26,8 +26,9 @@ async function main(argv: string[]): Promise<ExitCode> {
   if (outcome.kind === 'allowlisted') process.stderr.write(`add2db: ${parsed.ip} is allowlisted (${outcome.by}); not reported\n`)
   if (outcome.kind === 'spooled') {
     // A database that is down is waited out (exit 0); one that needs an admin (unmigrated,
-    // newer schema) is an error fail2ban logs as such, though the ban is safe in the spool.
-    const needsAdmin = outcome.cause instanceof SchemaError
+    // newer schema, account refused, no such database) is an error fail2ban logs as such,
+    // though the ban is safe in the spool.
+    const needsAdmin = outcome.cause instanceof SchemaError || outcome.cause instanceof DatabaseAccessError
     process.stderr.write(`add2db: ${needsAdmin ? 'error' : 'warning'}: ban kept in the local spool (${outcome.path}): ${outcome.reason}; the next add2db or readdb that reaches the database ships it\n`)
     return needsAdmin ? ExitCode.Failure : ExitCode.Ok
   }

@@ -41,6 +41,12 @@ export class SchemaError extends F2bError {}
 /** The database could not be reached or a query failed. */
 export class DatabaseError extends F2bError {}
 
+/**
+ * The database refused the account, or the database (or SQLite file) named does not exist or
+ * cannot be opened: unlike an outage, waiting will not fix it, an admin must.
+ */
+export class DatabaseAccessError extends DatabaseError {}
+
 /** fail2ban could not be asked or its state could not be read. */
 export class Fail2banError extends F2bError {}
 

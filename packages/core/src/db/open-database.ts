@@ -1,5 +1,5 @@
 import type { DatabaseTarget } from '../config/database-url.js'
-import { DatabaseError } from '../errors.js'
+import { DatabaseAccessError } from '../errors.js'
 import type { CentralDb } from './db-adapter.js'
 
 export interface OpenDatabaseOptions {
@@ -19,7 +19,10 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
     try {
       return openSqlite(target.path, options)
     } catch (err) {
-      throw new DatabaseError(`cannot open SQLite database ${target.path}: ${(err as Error).message}`, { cause: err })
+      throw new DatabaseAccessError(`cannot open SQLite database ${target.path}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'check database.url: it must name a file this user can create or write',
+      })
     }
   }
   const { openMysql } = await import('./mysql/mysql-database.js')
