@@ -1,45 +1,29 @@
 // readdb when the database goes away: one-shot fails with one line; the daemon backs off and
 // recovers by itself. MariaDB is cut off through a TCP proxy rather than stopped, because
 // other test files use the same server concurrently.
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
-import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
-import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
+import { dialects } from './setup/dialects.js'
 import { waitUntil } from './setup/fail2ban-server.js'
-import { BIN, runProgram, startDaemon, writeHostConfig } from './setup/programs.js'
-import { proxyDatabaseUrl, type TcpProxy } from './setup/tcp-proxy.js'
+import { BIN, runProgram, startDaemon } from './setup/programs.js'
+import { startProxiedHost, type ProxiedHost } from './setup/proxied-host.js'
+import type { TcpProxy } from './setup/tcp-proxy.js'
 
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
 
 describe.runIf(dialects().includes('mysql'))('mysql: readdb through a database outage', () => {
-  let tdb: TestDatabase
+  let host: ProxiedHost
   let central: CentralDb
   let proxy: TcpProxy
   let config: string
 
   beforeAll(async () => {
-    tdb = await createTestDatabase('mysql')
-    central = await tdb.openMigrated()
-    const proxied = await proxyDatabaseUrl(tdb.url)
-    proxy = proxied.proxy
-    const f2bDb = join(tdb.dir, 'fail2ban.sqlite3')
-    createFail2banStateDb(f2bDb)
-    config = writeHostConfig({
-      dir: tdb.dir,
-      name: 'outage-1',
-      dbUrl: proxied.url,
-      fail2ban: { database: f2bDb },
-      extra: { readdb: { schedule: '* * * * * *', maxBackoffSeconds: 2 } },
-    })
+    host = await startProxiedHost('outage-1', { readdb: { schedule: '* * * * * *', maxBackoffSeconds: 2 } })
+    ;({ central, proxy, config } = host)
   })
-  afterAll(async () => {
-    await proxy?.close()
-    await central?.close()
-    await tdb?.drop()
-  })
+  afterAll(() => host?.close())
 
   const statusOf = async (id: number) =>
     Number((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'outage-1').executeTakeFirst())?.status ?? -1)

@@ -5,36 +5,27 @@ import { copyFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
-import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
-import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
-import { proxyDatabaseUrl, type TcpProxy } from './setup/tcp-proxy.js'
+import { dialects } from './setup/dialects.js'
+import { BIN, runProgram } from './setup/programs.js'
+import { startProxiedHost, type ProxiedHost } from './setup/proxied-host.js'
+import type { TcpProxy } from './setup/tcp-proxy.js'
 
 const BANS = 200
 const PARALLEL = 8
 
 describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database is down', () => {
-  let tdb: TestDatabase
+  let host: ProxiedHost
   let central: CentralDb
   let proxy: TcpProxy
   let config: string
   let spoolDir: string
 
   beforeAll(async () => {
-    tdb = await createTestDatabase('mysql')
-    central = await tdb.openMigrated()
-    const proxied = await proxyDatabaseUrl(tdb.url)
-    proxy = proxied.proxy
-    const f2bDb = join(tdb.dir, 'fail2ban.sqlite3')
-    createFail2banStateDb(f2bDb)
-    config = writeHostConfig({ dir: tdb.dir, name: 'spooler', dbUrl: proxied.url, fail2ban: { database: f2bDb } })
-    spoolDir = join(tdb.dir, 'spooler-spool')
+    host = await startProxiedHost('spooler')
+    ;({ central, proxy, config } = host)
+    spoolDir = join(host.tdb.dir, 'spooler-spool')
   })
-  afterAll(async () => {
-    await proxy?.close()
-    await central?.close()
-    await tdb?.drop()
-  })
+  afterAll(() => host?.close())
 
   const spooled = () => readdirSync(spoolDir).filter((n) => n.endsWith('.ban.json'))
 
@@ -55,7 +46,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
 
     // A copy of one entry, to ship again later: a crash after the insert and before the unlink.
     const again = spooled()[0]!
-    copyFileSync(join(spoolDir, again), join(tdb.dir, 'again.json'))
+    copyFileSync(join(spoolDir, again), join(host.tdb.dir, 'again.json'))
 
     proxy.restore()
     const r = await runProgram(BIN.readdb, ['--config', config])
@@ -69,7 +60,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
     expect(new Set(rows.map((b) => b.report_key)).size).toBe(unique.length)
     for (const b of rows) expect(Date.parse(`${b.created_at.replace(' ', 'T')}Z`)).toBeLessThanOrEqual(cutEnded)
 
-    copyFileSync(join(tdb.dir, 'again.json'), join(spoolDir, again))
+    copyFileSync(join(host.tdb.dir, 'again.json'), join(spoolDir, again))
     expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
     expect(spooled()).toHaveLength(0)
     expect(await central.db.selectFrom('bans').select('id').execute()).toHaveLength(unique.length)
