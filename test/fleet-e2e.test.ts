@@ -325,6 +325,7 @@ action = %(action_)s
   }
 
   type Target = readonly [Host, number]
+  const WEB_ON_EVERY_HOST: readonly Target[] = HOSTS.map((h) => [h, WEB_PORT])
   type Probe = { target: string; result: 'connected' | 'refused' | 'timeout' | 'error'; detail: string }
   const label = (src: string, [h, port]: Target) => `${src} → ${h}:${port}`
   /** TCP connections from `src` (an attacker or clean address) to hosts, same address family, all from one process. */
@@ -371,11 +372,7 @@ action = %(action_)s
     it('the LAN works before any attack; fail2ban and readdb run inside the hosts\' namespaces and are reached through socket files', async () => {
       await Promise.all(
         [ATTACKER_V4[0], ATTACKER_V6, CLEAN[4], CLEAN[6]].map((src) =>
-          expectOpen(src, [
-            ['a', WEB_PORT],
-            ['b', WEB_PORT],
-            ['c', WEB_PORT],
-          ]),
+          expectOpen(src, WEB_ON_EVERY_HOST),
         ),
       )
       const identify = async (pid: number) => (await execCommand(['ip', 'netns', 'identify', String(pid)])).stdout.trim()
@@ -420,11 +417,7 @@ action = %(action_)s
     ])
     // A's own jail bans the service's port only (nftables-multiport); the fleet's shared jails ban every port.
     await expectOpen(ip, [['a', WEB_PORT]])
-    await expectOpen(CLEAN[4], [
-      ['a', WEB_PORT],
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
+    await expectOpen(CLEAN[4], WEB_ON_EVERY_HOST)
     expect(await banCounts('a', ip)).toEqual({ auth: 1 })
     expect(await banCounts('b', ip)).toEqual({ [SHARED]: 1 })
     expect(await banCounts('c', ip)).toEqual({ [SHARED]: 1 })
@@ -469,11 +462,7 @@ action = %(action_)s
 
   it(`two hosts report the same address at the same moment (two add2db runs): each applies the other's report, every host bans it once${firewalls(' on every port')}`, async () => {
     const ip = ATTACKER_V4[2]
-    await expectOpen(ip, [
-      ['a', WEB_PORT],
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
+    await expectOpen(ip, WEB_ON_EVERY_HOST)
     const runs = await Promise.all([add2db('a', ip), add2db('b', ip)])
     expect(runs.map((r) => [r.code, r.stderr])).toEqual([
       [0, ''],
@@ -501,16 +490,8 @@ action = %(action_)s
     }
     await Promise.all(HOSTS.map((h) => servers[h].waitForBan(SHARED, ip)))
     for (const h of HOSTS) expect(await banCounts(h, ip), h).toEqual({ [SHARED]: 1 })
-    await expectBlocked(ip, [
-      ['a', WEB_PORT],
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
-    await expectOpen(CLEAN[4], [
-      ['a', WEB_PORT],
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
+    await expectBlocked(ip, WEB_ON_EVERY_HOST)
+    await expectOpen(CLEAN[4], WEB_ON_EVERY_HOST)
   })
 
   it('held on B with most of its ban time left → 2 on B; held on C nearly expired → stays 0 on C, applied once its local ban ends', async () => {
@@ -558,11 +539,7 @@ action = %(action_)s
       ['b', WEB_PORT],
       ['c', WEB_PORT],
     ])
-    await expectOpen(CLEAN[6], [
-      ['a', WEB_PORT],
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
+    await expectOpen(CLEAN[6], WEB_ON_EVERY_HOST)
   })
 
   it('nothing failed on the way: no errors in fail2ban\'s logs (ban actions, add2db), no failed polls', async () => {
