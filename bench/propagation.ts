@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync, writeFileSync } from 'node:fs'
 import { Fail2banServer } from '../test/setup/fail2ban-server.js'
 import { BIN, writeHostConfig } from '../test/setup/programs.js'
+import { reportingJail } from '../test/setup/jails.js'
 import { openTracked, type BenchDb } from './central.js'
 import { banTimes, checkInterrupted, dbTimeMs, jailBackends, defer, localStamp, median, percentile, progress, round, sleep } from './util.js'
 
@@ -84,18 +85,7 @@ export async function propagation(db: BenchDb, dir: string, o: PropagationOption
       shippedFiles: true,
       filters: { 'bench-auth': AUTH_FILTER },
       // backend auto: fail2ban's stock default (the test harness's jail.conf says polling).
-      jails: (d) => `[auth]
-enabled = true
-backend = auto
-filter = bench-auth
-logpath = ${d}/auth.log
-maxretry = 1
-findtime = 10m
-bantime = 600
-port = ssh
-action = %(action_)s
-         f2b-central[port="%(port)s", protocol="%(protocol)s", add2db="${process.execPath} ${BIN.add2db} --config ${cfgA}"]
-`,
+      jails: (d) => reportingJail({ logpath: `${d}/auth.log`, config: cfgA, filter: 'bench-auth', maxretry: 1, backend: 'auto' }),
       beforeStart: (s) => writeFileSync(s.path('auth.log'), ''),
     },
     {

@@ -42,6 +42,7 @@ import { createTestDatabase, dialects, type DialectName, type TestDatabase } fro
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { execCommand, Lan, NETNS_TOOL, netnsSupport, removeStaleNamespaces, startUnixForwarder, waitForOutput, type ExecResult, type NetnsSupport } from './setup/netns.js'
 import { BIN, writeHostConfig } from './setup/programs.js'
+import { reportingJail } from './setup/jails.js'
 
 const SHARED = 'f2b-central-shared'
 const WEB_PORT = 8080
@@ -168,17 +169,7 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     const nftActions = Object.fromEntries(['nftables', 'nftables-multiport', 'nftables-allports'].map((n) => [n, readFileSync(`/etc/fail2ban/action.d/${n}.conf`, 'utf8')]))
     const start = (h: Host) => {
       // The jail that reports to the fleet (A and B): local ban first, then add2db with this host's config.
-      const reporting = (dir: string) => `[auth]
-enabled = true
-filter = test-auth
-logpath = ${join(dir, 'auth.log')}
-maxretry = 2
-findtime = 10m
-bantime = 600
-port = ${AUTH_PORT}
-action = %(action_)s
-         f2b-central[port="%(port)s", protocol="%(protocol)s", add2db="${NODE} ${BIN.add2db} --config ${join(tdb.dir, `${hostName(h)}.yml`)}"]
-`
+      const reporting = (dir: string) => reportingJail({ logpath: join(dir, 'auth.log'), config: join(tdb.dir, `${hostName(h)}.yml`), filter: 'test-auth', port: AUTH_PORT })
       return Fail2banServer.start({
         name: hostName(h),
         netns: lan?.ns(h),

@@ -10,6 +10,7 @@ import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { reportingJail } from './setup/jails.js'
 
 const SHARED = 'f2b-central-shared'
 
@@ -52,17 +53,7 @@ backend = polling
     central = await tdb.openMigrated()
     const cfgA = join(tdb.dir, 'host-a.yml')
     // A reports through the shipped action; its add2db is the built bundle with A's config.
-    servers.a = await startHost('host-a', (dir) => `[auth]
-enabled = true
-filter = test-auth
-logpath = ${join(dir, 'auth.log')}
-maxretry = 2
-findtime = 10m
-bantime = 600
-port = ssh
-action = %(action_)s
-         f2b-central[port="%(port)s", protocol="%(protocol)s", add2db="${process.execPath} ${BIN.add2db} --config ${cfgA}"]
-`)
+    servers.a = await startHost('host-a', (dir) => reportingJail({ logpath: join(dir, 'auth.log'), config: cfgA, filter: 'test-auth' }))
     // C also has a jail with a 100 s ban time and counts a ban as recent only with more than 99 %
     // of it left: after a second or two, an address held there is "nearly expired" for C, read
     // from fail2ban's real ban times without waiting minutes (or racing a slow machine).
