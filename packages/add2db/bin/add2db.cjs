@@ -12,7 +12,7 @@
 // length), and either way the run compiles as usual and writes a fresh cache.
 'use strict'
 const fs = require('node:fs')
-const { createRequire, wrap } = require('node:module')
+const { createRequire } = require('node:module')
 const path = require('node:path')
 const { Script } = require('node:vm')
 
@@ -53,7 +53,9 @@ function writeCache(script) {
 
 const bundleStat = fs.statSync(bundle)
 const cachedData = readTrustedCache(bundleStat)
-const script = new Script(wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData })
+// CommonJS's own wrapper, written out rather than taken from Module.wrap, which Node does not document.
+const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(bundle, 'utf8')}\n})`
+const script = new Script(source, { filename: bundle, cachedData })
 if (cachedData === undefined || script.cachedDataRejected) {
   // At exit the cache holds every function the run compiled, not only the top level.
   process.once('exit', (code) => code === 0 && writeCache(script))
