@@ -11,13 +11,14 @@ import BetterSqlite3 from 'better-sqlite3'
 import { addLocalBan, createFail2banStateDb } from './fail2ban-state-db.mjs'
 
 const root = resolve(import.meta.dirname, '..')
-const bin = (pkg, name) => join(root, 'packages', pkg, 'bin', `${name}.js`)
+// Each program's entry as its package declares it, so the demo runs what `npx` would.
+const bin = (pkg, name) => join(root, 'packages', pkg, JSON.parse(readFileSync(join(root, 'packages', pkg, 'package.json'), 'utf8')).bin[name])
 const dir = mkdtempSync(join(tmpdir(), 'f2b-central-demo-'))
 const dbFile = join(dir, 'central.sqlite')
 const hosts = ['web-1', 'web-2', 'mail-1']
 
 function run(program, args, label) {
-  console.log(`$ ${label ?? program.split('/').pop().replace('.js', '')} ${args.join(' ')}`)
+  console.log(`$ ${label ?? program.split('/').pop().replace(/\.c?js$/, '')} ${args.join(' ')}`)
   const out = execFileSync(process.execPath, [program, ...args], { encoding: 'utf8' })
   if (out.trim()) console.log(out.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'))
 }
