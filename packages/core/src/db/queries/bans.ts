@@ -36,12 +36,12 @@ export async function storeBan(central: CentralDb, hostName: string, machineId: 
     const hostId = await withRetry(adapter, () => findOrCreateHost(db, hostName, machineId))
     return await withRetry(adapter, () =>
       db.transaction().execute(async (trx) => {
-        const host = await touchHost(trx, adapter, hostId, machineId)
+        await touchHost(trx, adapter, hostId, machineId)
         if (options.maxPerMinute !== undefined) {
           const { n } = await trx
             .selectFrom('bans')
             .select((eb) => eb.fn.countAll<number>().as('n'))
-            .where('reporter_id', '=', host.id)
+            .where('reporter_id', '=', hostId)
             .where('created_at', '>', adapter.nowPlusSeconds(-60))
             .executeTakeFirstOrThrow()
           if (Number(n) >= options.maxPerMinute) {
@@ -53,10 +53,10 @@ export async function storeBan(central: CentralDb, hostName: string, machineId: 
         const times = options.reportedAt ? fixedTimes(options.reportedAt, ban.bantime) : { expires_at: ban.bantime < 0 ? null : adapter.nowPlusSeconds(ban.bantime) }
         const result = await trx
           .insertInto('bans')
-          .values({ ip: ban.ip, jail: ban.jail, protocol: ban.protocol, port: ban.port, reporter_id: host.id, bantime: ban.bantime, report_key: options.reportKey ?? null, ...times })
+          .values({ ip: ban.ip, jail: ban.jail, protocol: ban.protocol, port: ban.port, reporter_id: hostId, bantime: ban.bantime, report_key: options.reportKey ?? null, ...times })
           .executeTakeFirstOrThrow()
         const banId = Number(result.insertId)
-        await trx.insertInto('ban_status').values({ ban_id: banId, host_id: host.id, status: BanStatus.Added, error: null }).execute()
+        await trx.insertInto('ban_status').values({ ban_id: banId, host_id: hostId, status: BanStatus.Added, error: null }).execute()
         return { banId, duplicate: false }
       }),
     )

@@ -12,19 +12,29 @@ export interface HostRow {
 }
 
 /**
- * Register the host or refresh its last_seen (the heartbeat), and return its row. Run it
- * outside a transaction: see findOrCreateHost.
+ * Register the host or refresh its last_seen (the heartbeat), and return its row: an UPDATE
+ * then a read, plus for a new host an INSERT that ignores a concurrent twin. Unlike an upsert
+ * this needs no UPDATE right on `hosts.name`, so a host account cannot rename hosts.
+ *
+ * Outside a transaction only: a statement on a name not yet in the index gap-locks its
+ * neighbours, which autocommit releases at once but a transaction holds until commit, and
+ * two new hosts holding gaps that way deadlock each other (see findOrCreateHost).
  */
 export async function registerHost(db: Db, adapter: DbAdapter, name: string, machineId: string | null): Promise<HostRow> {
-  return touchHost(db, adapter, await findOrCreateHost(db, name, machineId), machineId)
+  await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('name', '=', name).execute()
+  let row = await selectHost(db, name)
+  if (!row) {
+    await db.insertInto('hosts').ignore().values({ name, machine_id: machineId }).execute()
+    row = await selectHost(db, name)
+  }
+  if (!row) throw new Error(`host ${name} vanished while registering`)
+  return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
 }
 
 /**
- * The host's id, inserting its row when it is new: a plain read, then for a new host an
- * INSERT that ignores a concurrent twin. Unlike an upsert this needs no UPDATE right on
- * `hosts.name`, so a host account cannot rename hosts. Call it outside any transaction: an
- * UPDATE or INSERT on a name not yet in the index gap-locks its neighbours until commit, and
- * two new hosts doing that in the same gap deadlock each other.
+ * The host's id, inserting its row when it is new, for work that then runs in a transaction
+ * (a report): a plain read, and for a new host an autocommitted INSERT that ignores a
+ * concurrent twin, so the transaction itself only ever touches the host's row by id.
  */
 export async function findOrCreateHost(db: Db, name: string, machineId: string | null): Promise<number> {
   const existing = await db.selectFrom('hosts').select('id').where('name', '=', name).executeTakeFirst()
@@ -35,16 +45,13 @@ export async function findOrCreateHost(db: Db, name: string, machineId: string |
   return Number(created.id)
 }
 
-/** The heartbeat: set last_seen (by primary key, so only that row is locked) and read the row back. */
-export async function touchHost(db: Db, adapter: DbAdapter, id: number, machineId: string | null): Promise<HostRow> {
+/** The heartbeat of a known host, by primary key: only that row is locked. */
+export async function touchHost(db: Db, adapter: DbAdapter, id: number, machineId: string | null): Promise<void> {
   await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('id', '=', id).execute()
-  const row = await selectHost(db, id)
-  if (!row) throw new Error(`host ${id} vanished while registering`)
-  return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
 }
 
-function selectHost(db: Db, id: number) {
-  return db.selectFrom('hosts').select(['id', 'name', 'cursor_seq', 'last_seen', 'swept_until']).where('id', '=', id).executeTakeFirst()
+function selectHost(db: Db, name: string) {
+  return db.selectFrom('hosts').select(['id', 'name', 'cursor_seq', 'last_seen', 'swept_until']).where('name', '=', name).executeTakeFirst()
 }
 
 /** Move the host's cursor forward; never backwards, even if two polls overlap. */
