@@ -385,8 +385,8 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     })
   }
 
-  it(`an attack on A is banned by A, then by B and C through their shared jails: every status 1${firewalls(', the attacker is turned away everywhere, a clean client is not')}`, async () => {
-    const ip = ATTACKER_V4[0]
+  /** What the attack scenarios start from: `ip` still reaches B and C, fails on A until A bans it, and every host applies the ban. */
+  async function attackAUntilEveryHostApplies(ip: string): Promise<void> {
     await expectOpen(ip, [
       ['b', WEB_PORT],
       ['c', WEB_PORT],
@@ -394,6 +394,11 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     await attack(['a'], ip)
     await servers.a.waitForBan('auth', ip)
     await waitForStatuses(ip, allAdded)
+  }
+
+  it(`an attack on A is banned by A, then by B and C through their shared jails: every status 1${firewalls(', the attacker is turned away everywhere, a clean client is not')}`, async () => {
+    const ip = ATTACKER_V4[0]
+    await attackAUntilEveryHostApplies(ip)
     expect(await central.db.selectFrom('bans').select(['jail', 'port', 'protocol', 'bantime']).where('ip', '=', ip).executeTakeFirstOrThrow()).toEqual({
       jail: 'auth',
       port: String(AUTH_PORT),
@@ -516,13 +521,7 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
   it(`IPv6: an attack from ${ATTACKER_V6} on A is banned everywhere${firewalls(', and the IPv6 firewalls turn it away')}`, async () => {
     const ip = ATTACKER_V6
     // Its IPv4 sibling 10.213.0.66 is banned by now; bans are per address.
-    await expectOpen(ip, [
-      ['b', WEB_PORT],
-      ['c', WEB_PORT],
-    ])
-    await attack(['a'], ip)
-    await servers.a.waitForBan('auth', ip)
-    await waitForStatuses(ip, allAdded)
+    await attackAUntilEveryHostApplies(ip)
     await Promise.all([servers.b.waitForBan(SHARED, ip), servers.c.waitForBan(SHARED, ip)])
     expect(readFileSync(servers.b.path('shared.log'), 'utf8')).toMatch(new RegExp(` f2b-central: ban ${escapeRe(ip)} jail=auth reporter=host-a ban_id=\\d+\\n`))
     await expectBlocked(ip, [
