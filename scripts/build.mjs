@@ -1,7 +1,7 @@
-// Bundles each program into one ESM file (packages/<name>/dist/<bin>.mjs). One file starts
+// Bundles each program (packages/<name>/dist/<bin>.mjs, or .cjs for add2db). One file starts
 // far faster than hundreds of node_modules files, which matters for add2db: fail2ban runs
-// it once per ban. Native better-sqlite3 stays external; dynamic imports become chunks, so
-// a MySQL add2db never loads the SQLite driver and the other way round.
+// it once per ban. Native better-sqlite3 stays external, and each dialect's driver is loaded
+// only when used, so a MySQL add2db never loads the SQLite driver and the other way round.
 import { build } from 'esbuild'
 import { rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'

@@ -35,7 +35,7 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     supportBigNumbers: true,
     // Rows are read by mysql2's fixed parsers, not parsers it generates with new Function per
     // result shape: no code built from what the server sends, and nothing compiled at run
-    // time that add2db's code cache (scripts/build.mjs) cannot hold.
+    // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
     disableEval: true,
     ...(target.tls ? tlsPoolOptions(target, target.tls) : {}),
   })
