@@ -5,7 +5,7 @@
 //      wall time, peak RSS; then how long until fail2ban has banned all 10,000 (informative);
 //   c) interleaved with a), the same one-shot readdb on host D, whose shared log nothing
 //      follows (a fail2ban-format state file): the poll with both CPUs to itself;
-//   b) once, the same poll in-process on C (core's pollOnce): queries issued (onQuery), rows
+//   b) once, the same poll in-process on C (core's createHostPoll, as readdb runs it): queries issued (onQuery), rows
 //      the server read, where its time goes, the database's plan for its fetch; and once more
 //      after ANALYZE TABLE, because that plan depends on the table's statistics.
 // Every round has a fresh central database holding exactly those 10,000 bans (and new
@@ -17,8 +17,10 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { registerHost } from '@f2b-central/core/db/queries/hosts'
 import type { BanStateReader } from '@f2b-central/core/fail2ban/ban-state'
 import { openBanState } from '@f2b-central/core/fail2ban/open-ban-state'
-import { pollOnce, type PollResult } from '@f2b-central/core/poll/poll'
-import { appendLines, formatBanLine } from '@f2b-central/core/shared-log'
+import { createHostPoll } from '@f2b-central/core/poll/host-poll'
+import type { PollResult } from '@f2b-central/core/poll/poll'
+import { appendLines } from '@f2b-central/core/fail2ban/shared-log'
+import { formatBanLine } from '@f2b-central/core/fail2ban/shared-log-line'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import type { Fail2banServer } from '../test/setup/fail2ban-server.js'
 import { BIN, writeHostConfig } from '../test/setup/programs.js'
@@ -98,7 +100,7 @@ export async function readdbThroughput(dialect: Dialect, dir: string, o: { bans:
     await r.done()
   }
 
-  progress('figure 3: the same poll in-process on C (pollOnce), counting queries')
+  progress('figure 3: the same poll in-process on C (createHostPoll), counting queries')
   let r = await freshRound('inproc')
   const config = loadConfig({ path: r.cfgC, env: {} })
   const inProcess = await pollInProcess(r.db, r.central, c, config, r.hostC.id, r.set)
@@ -174,22 +176,13 @@ async function pollInProcess(db: BenchDb, central: CentralDb, c: Fail2banServer,
   const { value: result, rowsRead } = await measureReads(counted, async () => {
     counter.start()
     const t = performance.now()
-    const r = await pollOnce({
-      central: counted,
-      hostName: config.host.name,
-      machineId: null,
-      banState,
-      sharedLog: config.fail2ban.sharedLog,
-      recentBanFraction: config.fail2ban.recentBanFraction,
-      batchSize: config.readdb.batchSize,
-      localAllowlist: config.allowlist,
-    })
+    const { result: r } = await createHostPoll(config, counted, { banState })()
     pollMs = performance.now() - t
     q = counter.stop()
     return r
   })
   await counted.close()
-  if (result.added !== set.length) throw new Error(`pollOnce added ${result.added}, expected ${set.length}`)
+  if (result.added !== set.length) throw new Error(`the host poll added ${result.added}, expected ${set.length}`)
   // The plan of the poll's first fetch (the rows are stamped now, as they were then).
   const fetchPlan = await explainFetch(central, hostId, Number(before.cursor_seq), config.readdb.batchSize)
   const banned = await waitAllBanned(c, set, 90_000).catch(() => undefined)

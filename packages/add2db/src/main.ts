@@ -4,7 +4,7 @@ import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { DatabaseAccessError, describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { newReportIdentity, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report-ban'
+import { newReportIdentity, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
 import { parseAdd2dbArgs, USAGE } from './args.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.

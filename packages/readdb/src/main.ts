@@ -1,15 +1,10 @@
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { asDatabaseError } from '@f2b-central/core/db/database-error'
-import { assertSchemaCurrent } from '@f2b-central/core/db/schema-version'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
 import { describeError, F2bError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { openBanState } from '@f2b-central/core/fail2ban/open-ban-state'
-import { readMachineId } from '@f2b-central/core/machine-id'
-import { ownAddresses } from '@f2b-central/core/own-addresses'
-import { pollOnce, type PollResult, type PollState } from '@f2b-central/core/poll/poll'
-import { Fail2banClient } from '@f2b-central/core/fail2ban/fail2ban-client'
-import { shipSpool } from '@f2b-central/core/report-ban'
+import { createHostPoll } from '@f2b-central/core/poll/host-poll'
+import type { PollResult } from '@f2b-central/core/poll/poll'
 import { parseReaddbArgs, USAGE } from './args.js'
 import { runDaemon } from './daemon.js'
 import { acquireLock } from './lock-file.js'
@@ -32,48 +27,15 @@ async function main(argv: string[]): Promise<ExitCode> {
 
 async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   const log = createLogger()
-  const where = `database ${describeTarget(config.database.target)}`
-  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs })
+  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs }).catch((err: unknown) => {
+    throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
+  })
   try {
-    const machineId = readMachineId()
-    const banState = openBanState(config.fail2ban)
-    const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
-    const { sharedJail, unbanAllJails } = config.fail2ban
-    // Many addresses per call: fail2ban-client takes them all at once.
-    const unban = async (ips: readonly string[]) => {
-      await (unbanAllJails ? client.run('unban', ...ips) : client.run('set', sharedJail, 'unbanip', ...ips))
-    }
-    const state: PollState = {}
-    let schemaChecked = false
+    const hostPoll = createHostPoll(config, central)
     const poll = async (): Promise<void> => {
       const started = performance.now()
-      // Checked on the first poll that reaches the database, so a daemon started while the
-      // database is down waits for it instead of exiting.
-      if (!schemaChecked) {
-        await assertSchemaCurrent(central)
-        schemaChecked = true
-      }
-      // Bans add2db had to keep locally while the database was away go first.
-      const shipped = await shipSpool(central, config.spool.dir).catch((err: unknown) => {
-        throw asDatabaseError(err, where)
-      })
+      const { shipped, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
-      const result = await pollOnce({
-        central,
-        hostName: config.host.name,
-        machineId,
-        banState,
-        sharedLog: config.fail2ban.sharedLog,
-        recentBanFraction: config.fail2ban.recentBanFraction,
-        batchSize: config.readdb.batchSize,
-        localAllowlist: config.allowlist,
-        fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
-        unban,
-        endWithFleetBan: config.fail2ban.endWithFleetBan,
-        state,
-      }).catch((err: unknown) => {
-        throw asDatabaseError(err, where)
-      })
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {
@@ -83,8 +45,6 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
       await poll()
     }
     return ExitCode.Ok
-  } catch (err) {
-    throw asDatabaseError(err, where)
   } finally {
     await central.close()
   }

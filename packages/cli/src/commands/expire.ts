@@ -1,5 +1,5 @@
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { expireBans } from '@f2b-central/core/fleet/expire'
+import { expireBans } from '@f2b-central/core/db/queries/expire'
 import { usage } from '../arg-value.js'
 import { plural, print, printJson } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'

@@ -4,8 +4,9 @@ import { F2bError, quote } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { parseAddressList, type ListIssue } from '@f2b-central/core/fleet/address-list'
 import { importAddresses } from '@f2b-central/core/fleet/import-list'
-import { describeLegacySource, importLegacyTable, LEGACY_BANTIME, openLegacySource, parseLegacyUrl, type LegacyTarget } from '@f2b-central/core/fleet/legacy-import'
+import { importLegacyTable, LEGACY_BANTIME, openLegacySource, parseLegacyUrl, type LegacyTarget } from '@f2b-central/core/fleet/legacy-import'
 import { parseBantimeOption } from '@f2b-central/core/time/duration'
+import { describeTarget } from '@f2b-central/core/db/open-database'
 import { argValue, usage } from '../arg-value.js'
 import { plural, print, printJson, warn } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
@@ -105,7 +106,7 @@ function reportIssues(source: string, issues: readonly ListIssue[], what: string
 }
 
 async function importLegacy(target: LegacyTarget, passwordFile: string | undefined, bantime: number, json: boolean, configPath: string | undefined): Promise<ExitCode> {
-  const where = describeLegacySource(target)
+  const where = describeTarget(target)
   const result = await withDatabase(configPath, async (central, config) => {
     const source = await openLegacySource(target, passwordFile, config.database.timeoutMs)
     try {

@@ -6,7 +6,7 @@ import type { Config } from '../config/load-config.js'
 import { F2bError } from '../errors.js'
 import { readJailFilter, renderFilterFile } from '../fail2ban/fail2ban-dump.js'
 import type { Fail2banClient } from '../fail2ban/fail2ban-client.js'
-import { formatBanLine } from '../shared-log.js'
+import { formatBanLine } from '../fail2ban/shared-log-line.js'
 import { fail, ok, type CheckResult } from './check-result.js'
 
 // Documentation addresses (RFC 5737, RFC 3849): what the sample lines ban if ever read.

@@ -1,6 +1,7 @@
 import type { Kysely, RawBuilder, Transaction } from 'kysely'
 import type { SchemaDialect } from '@f2b-central/migrations'
 import type { Database } from '../schema/database.js'
+import type { DriverErrors } from './driver-errors.js'
 
 export type Db = Kysely<Database> | Transaction<Database>
 
@@ -9,7 +10,7 @@ export type Db = Kysely<Database> | Transaction<Database>
  * DialectAdapter does for its own differences). Queries call these methods; nothing else in
  * core asks which database it is talking to.
  */
-export interface DbAdapter extends SchemaDialect {
+export interface DbAdapter extends SchemaDialect, DriverErrors {
   readonly name: 'mysql' | 'sqlite'
   /** The database's current UTC time in the stored text form. */
   now(): RawBuilder<string>
@@ -20,12 +21,6 @@ export interface DbAdapter extends SchemaDialect {
    * transaction that is still inserting (MySQL: SKIP LOCKED); the caller holds the sequence lock.
    */
   selectUnstampedBanIds(trx: Transaction<Database>, limit: number): Promise<number[]>
-  /** A deadlock, lock wait timeout or busy database: the transaction can simply be run again. */
-  isRetryable(err: unknown): boolean
-  /** A unique key already holds this value. */
-  isDuplicateKey(err: unknown): boolean
-  /** The query failed because a table does not exist (an unmigrated database). */
-  isMissingTable(err: unknown): boolean
 }
 
 /** An open central database: the query builder, its dialect adapter, and how to close it. */

@@ -1,8 +1,8 @@
-import type { BanFields } from './ban-fields.js'
 import type { CentralDb } from '../db/db-adapter.js'
+import { selectBansOfAddress, selectHostStatuses } from '../db/queries/ban-history.js'
+import { banStatusName } from '../schema/ban-status.js'
 import { dbTimeToIso } from '../time/db-time.js'
-import { isActiveBan } from './active-ban.js'
-import { banStatusName } from './ban-status-name.js'
+import type { BanFields } from './ban-fields.js'
 
 /** What one host did with one ban (a row of the view ban_host_status). */
 export interface HostBanStatus {
@@ -39,26 +39,13 @@ const MAX_BANS = 500
  * canonical (parseIp), as stored.
  */
 export async function readBanHistory(central: CentralDb, ip: string): Promise<BanHistory> {
-  const { db, adapter } = central
-  const bans = await db
-    .selectFrom('bans as b')
-    .innerJoin('hosts as r', 'r.id', 'b.reporter_id')
-    .select(['b.id', 'b.jail', 'b.protocol', 'b.port', 'b.bantime', 'b.created_at', 'b.expires_at', 'b.revoked_at', 'r.name as reporter'])
-    .select(isActiveBan(adapter).as('active'))
-    .where('b.ip', '=', ip)
-    .orderBy('b.created_at', 'desc')
-    .orderBy('b.id', 'desc')
-    .limit(MAX_BANS)
-    .execute()
+  const bans = await selectBansOfAddress(central, ip, MAX_BANS)
   bans.reverse()
-  const ids = bans.map((b) => Number(b.id))
-  const statuses = ids.length === 0 ? [] : await db
-    .selectFrom('ban_host_status')
-    .select(['ban_id', 'host', 'status', 'updated_at', 'error'])
-    .where('ip', '=', ip)
-    .where('ban_id', 'in', ids)
-    .orderBy('host')
-    .execute()
+  const statuses = await selectHostStatuses(
+    central,
+    ip,
+    bans.map((b) => Number(b.id)),
+  )
   const byBan = new Map<number, HostBanStatus[]>()
   for (const s of statuses) {
     const list = byBan.get(Number(s.ban_id)) ?? []

@@ -2,7 +2,7 @@ import { isCanonicalIp, parseIp } from '../ban/ip-address.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { dbTimeToIso } from '../time/db-time.js'
-import { isActiveBan } from './active-ban.js'
+import { selectActiveAddresses } from '../db/queries/active-addresses.js'
 
 /** One address of the active ban list. */
 export interface ExportedAddress {
@@ -28,19 +28,9 @@ export interface AddressExport {
  * counted and never printed.
  */
 export async function collectActiveAddresses(central: CentralDb): Promise<AddressExport> {
-  const { db, adapter } = central
-  const rows = await db
-    .selectFrom('bans as b')
-    .select((eb) => [
-      'b.ip',
-      eb.fn.max('b.expires_at').as('expires_at'),
-      eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent'),
-    ])
-    .where(isActiveBan(adapter))
-    .groupBy('b.ip')
-    .execute()
+  const rows = await selectActiveAddresses(central)
   // A fleet member's own address never goes into a firewall script either.
-  const allowlist = (await loadAllowlist(db, { fleetAddresses: true })).networks
+  const allowlist = (await loadAllowlist(central.db, { fleetAddresses: true })).networks
   const addresses: ExportedAddress[] = []
   const rejected: string[] = []
   let allowlisted = 0
@@ -53,8 +43,7 @@ export async function collectActiveAddresses(central: CentralDb): Promise<Addres
       allowlisted++
       continue
     }
-    const permanent = Number(r.permanent) === 1
-    addresses.push({ ip: r.ip, version: parseIp(r.ip).version, expiresAt: permanent ? null : dbTimeToIso(r.expires_at === null ? null : String(r.expires_at)) })
+    addresses.push({ ip: r.ip, version: parseIp(r.ip).version, expiresAt: r.permanent ? null : dbTimeToIso(r.expiresAt) })
   }
   addresses.sort(compareAddresses)
   rejected.sort()

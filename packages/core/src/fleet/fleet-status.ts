@@ -1,7 +1,7 @@
 import type { CentralDb } from '../db/db-adapter.js'
-import { BanStatus } from '../schema/ban-status.js'
+import { readDatabaseNow } from '../db/queries/clock.js'
+import { countPendingByHost, countRecentErrorsByHost, listHosts } from '../db/queries/host-health.js'
 import { fromDbTime } from '../time/db-time.js'
-import { readDatabaseNow } from './database-now.js'
 
 /** One host's health as `f2b-central status` shows it. Times are ISO 8601 UTC. */
 export interface HostHealth {
@@ -45,71 +45,33 @@ interface Tally {
 
 /**
  * The fleet at a glance: every registered host with when it was last seen, what it still
- * has to decide and its recent errors. Four grouped queries, each driven from the small
- * hosts table through an index (`bans.seq` above the cursor, `ban_status (host_id,
- * status)`), so the cost follows what is pending and not the size of the history.
+ * has to decide and its recent errors (grouped queries whose cost follows what is pending,
+ * not the size of the history: see host-health.ts).
  */
 export async function readFleetStatus(central: CentralDb, options: ReadFleetStatusOptions): Promise<FleetStatus> {
-  const { db, adapter } = central
   const now = await readDatabaseNow(central)
-  const hosts = await db.selectFrom('hosts').select(['id', 'name', 'last_seen']).orderBy('name').execute()
-
-  const pendingAfterCursor = await db
-    .selectFrom('hosts as h')
-    .innerJoin('bans as b', (j) => j.onRef('b.seq', '>', 'h.cursor_seq'))
-    .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').onRef('s.host_id', '=', 'h.id'))
-    .where((eb) => eb.or([eb('s.status', 'is', null), eb('s.status', '=', BanStatus.Pending)]))
-    .groupBy('h.id')
-    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
-    .execute()
-  // Committed bans no poller has stamped yet: pending for every host that has not decided them.
-  const pendingUnstamped = await db
-    .selectFrom('hosts as h')
-    .innerJoin('bans as b', (j) => j.on('b.seq', 'is', null))
-    .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').onRef('s.host_id', '=', 'h.id'))
-    .where((eb) => eb.or([eb('s.status', 'is', null), eb('s.status', '=', BanStatus.Pending)]))
-    .groupBy('h.id')
-    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
-    .execute()
-  // Retries: status 0 rows at or below the cursor (those above it were counted already).
-  const retries = await db
-    .selectFrom('hosts as h')
-    .innerJoin('ban_status as s', (j) => j.onRef('s.host_id', '=', 'h.id').on('s.status', '=', BanStatus.Pending))
-    .innerJoin('bans as b', 'b.id', 's.ban_id')
-    .whereRef('b.seq', '<=', 'h.cursor_seq')
-    .groupBy('h.id')
-    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
-    .execute()
-  const errors = await db
-    .selectFrom('hosts as h')
-    .innerJoin('ban_status as s', (j) => j.onRef('s.host_id', '=', 'h.id').on('s.status', '=', BanStatus.Error))
-    .where('s.updated_at', '>=', adapter.nowPlusSeconds(-DAY))
-    .groupBy('h.id')
-    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n')])
-    .execute()
-
+  const hosts = await listHosts(central)
   const pending = new Map<number, Tally>()
-  for (const r of [...pendingAfterCursor, ...pendingUnstamped, ...retries]) {
-    const t = pending.get(Number(r.id)) ?? { n: 0, oldest: null }
-    t.n += Number(r.n)
-    const oldest = r.oldest === null ? null : String(r.oldest)
-    if (oldest !== null && (t.oldest === null || fromDbTime(oldest) < fromDbTime(t.oldest))) t.oldest = oldest
-    pending.set(Number(r.id), t)
+  for (const r of await countPendingByHost(central)) {
+    const t = pending.get(r.hostId) ?? { n: 0, oldest: null }
+    t.n += r.n
+    if (r.oldest !== null && (t.oldest === null || fromDbTime(r.oldest) < fromDbTime(t.oldest))) t.oldest = r.oldest
+    pending.set(r.hostId, t)
   }
-  const errorCount = new Map(errors.map((r) => [Number(r.id), Number(r.n)]))
+  const errorCount = await countRecentErrorsByHost(central, DAY)
   const ageOf = (text: string) => Math.max(0, (now.getTime() - fromDbTime(text).getTime()) / 1000)
 
   const health = hosts.map((h): HostHealth => {
-    const p = pending.get(Number(h.id)) ?? { n: 0, oldest: null }
-    const secondsSinceSeen = ageOf(h.last_seen)
+    const p = pending.get(h.id) ?? { n: 0, oldest: null }
+    const secondsSinceSeen = ageOf(h.lastSeen)
     return {
       name: h.name,
-      lastSeen: fromDbTime(h.last_seen).toISOString(),
+      lastSeen: fromDbTime(h.lastSeen).toISOString(),
       secondsSinceSeen,
       pending: p.n,
       oldestPendingAt: p.oldest === null ? null : fromDbTime(p.oldest).toISOString(),
       oldestPendingSeconds: p.oldest === null ? null : ageOf(p.oldest),
-      errorsLastDay: errorCount.get(Number(h.id)) ?? 0,
+      errorsLastDay: errorCount.get(h.id) ?? 0,
       stale: secondsSinceSeen > options.staleAfterSeconds,
     }
   })

@@ -1,8 +1,6 @@
 import type { CentralDb } from '../db/db-adapter.js'
-import { withRetry } from '../db/retry.js'
-import { BanStatus } from '../schema/ban-status.js'
-import { isActiveBan } from './active-ban.js'
-import { ensureHosts } from './ensure-hosts.js'
+import { storeListedBans } from '../db/queries/bans.js'
+import { findOrCreateHost } from '../db/queries/hosts.js'
 
 export interface ImportAddressesOptions {
   /** Canonical, validated addresses (parseAddressList). */
@@ -29,42 +27,12 @@ export interface ImportResult {
  * the database's clock. Every poller then applies them like any other ban.
  */
 export async function importAddresses(central: CentralDb, options: ImportAddressesOptions): Promise<ImportResult> {
-  const { db, adapter } = central
   const batchSize = options.batchSize ?? 500
-  const hostId = (await ensureHosts(db, [options.reporter])).get(options.reporter)
-  if (hostId === undefined) throw new Error(`host ${options.reporter} vanished while registering`)
+  const hostId = await findOrCreateHost(central.db, options.reporter, null)
   let stored = 0
   let alreadyBanned = 0
   for (let i = 0; i < options.addresses.length; i += batchSize) {
-    const batch = options.addresses.slice(i, i + batchSize)
-    const done = await withRetry(adapter, () =>
-      db.transaction().execute(async (trx) => {
-        const active = await trx.selectFrom('bans as b').select('b.ip').where('b.jail', '=', options.jail).where('b.ip', 'in', batch).where(isActiveBan(adapter)).execute()
-        const skip = new Set(active.map((r) => r.ip))
-        const fresh = batch.filter((ip) => !skip.has(ip))
-        const ids: number[] = []
-        // One INSERT per ban: the only insert id both dialects report reliably is a single row's.
-        for (const ip of fresh) {
-          const r = await trx
-            .insertInto('bans')
-            .values({
-              ip,
-              jail: options.jail,
-              protocol: 'tcp',
-              port: '0:65535',
-              reporter_id: hostId,
-              bantime: options.bantime,
-              expires_at: options.bantime < 0 ? null : adapter.nowPlusSeconds(options.bantime),
-            })
-            .executeTakeFirstOrThrow()
-          ids.push(Number(r.insertId))
-        }
-        if (ids.length > 0) {
-          await trx.insertInto('ban_status').values(ids.map((id) => ({ ban_id: id, host_id: hostId, status: BanStatus.Added, error: null }))).execute()
-        }
-        return { stored: ids.length, skipped: skip.size }
-      }),
-    )
+    const done = await storeListedBans(central, hostId, options.jail, options.addresses.slice(i, i + batchSize), options.bantime)
     stored += done.stored
     alreadyBanned += done.skipped
   }

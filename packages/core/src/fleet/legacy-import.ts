@@ -1,21 +1,18 @@
-import type { BanFields } from './ban-fields.js'
 import { readFileSync } from 'node:fs'
-import { sql } from 'kysely'
 import { parseIp } from '../ban/ip-address.js'
 import { parseHostName, parseJail, parsePort, parseProtocol } from '../ban/names.js'
 import { parseDatabaseUrl, type DatabaseTarget } from '../config/database-url.js'
 import { asDatabaseError } from '../db/database-error.js'
 import type { CentralDb } from '../db/db-adapter.js'
-import { describeTarget, openDatabase } from '../db/open-database.js'
-import { withRetry } from '../db/retry.js'
+import { openDatabase } from '../db/open-database.js'
+import { storeRecordedBans, type RecordedBan } from '../db/queries/bans.js'
+import { resolveHostIds } from '../db/queries/hosts.js'
+import { LEGACY_TABLE, legacyColumns, legacyReporters, readLegacyPage } from '../db/queries/legacy-table.js'
 import { F2bError, InvalidValueError } from '../errors.js'
 import { BanStatus } from '../schema/ban-status.js'
-import { fromDbTime, toDbTime } from '../time/db-time.js'
-import { ensureHosts } from './ensure-hosts.js'
+import { fromDbTime } from '../time/db-time.js'
 
-/** The old Python scripts' table (shared/seeds/002): one row per ban, one `host_<name>` status column per host. */
-export const LEGACY_TABLE = 'ip_table'
-const REQUIRED_COLUMNS = ['id', 'added_by', 'created', 'jailname', 'protocol', 'port', 'ip'] as const
+export { LEGACY_TABLE }
 /** The old scripts banned for about 25 days; without `--bantime` imported bans expire 25 days after `created`. */
 export const LEGACY_BANTIME = 25 * 86400
 
@@ -24,7 +21,7 @@ export interface LegacyImportOptions {
   readonly bantime: number
   /** Rows read and stored per transaction. Default 500. */
   readonly batchSize?: number
-  /** Names the legacy database in errors (describeLegacySource). */
+  /** Names the legacy database in errors. */
   readonly sourceName?: string
 }
 
@@ -76,9 +73,16 @@ export async function openLegacySource(target: LegacyTarget, passwordFile: strin
   return openDatabase({ ...target, password }, { timeoutMs, connectionLimit: 1 })
 }
 
-interface LegacyBan extends BanFields {
+/** A row of the old table, validated: what becomes a ban, and each host's status by name. */
+interface LegacyBan {
   readonly id: string
   readonly ip: string
+  readonly jail: string
+  readonly protocol: string
+  readonly port: string
+  readonly reporter: string
+  readonly bantime: number
+  readonly created: Date
   readonly statuses: ReadonlyMap<string, number>
 }
 
@@ -104,7 +108,7 @@ export async function importLegacyTable(source: CentralDb, central: CentralDb, o
   const reporters = await read(distinctReporters(source))
   const { hostColumns, skippedColumns } = mapHostColumns(columns, reporters)
   const hostNames = [...new Set([...reporters, ...hostColumns.values()])].sort()
-  const hostIds = await ensureHosts(central.db, hostNames)
+  const hostIds = await resolveHostIds(central.db, hostNames)
 
   let rows = 0
   let stored = 0
@@ -113,18 +117,18 @@ export async function importLegacyTable(source: CentralDb, central: CentralDb, o
   const invalid: LegacyRowIssue[] = []
   let afterId: string | number = 0
   for (;;) {
-    const page = await read(sql<Record<string, unknown>>`SELECT * FROM ${sql.table(LEGACY_TABLE)} WHERE id > ${afterId} ORDER BY id LIMIT ${batchSize}`.execute(source.db))
-    const last = page.rows[page.rows.length - 1]
+    const page = await read(readLegacyPage(source, afterId, batchSize))
+    const last = page[page.length - 1]
     if (!last) break
     afterId = last.id as string | number
-    rows += page.rows.length
+    rows += page.length
     const bans: LegacyBan[] = []
-    for (const row of page.rows) {
+    for (const row of page) {
       const mapped = mapRow(row, hostColumns, options.bantime)
       if ('problem' in mapped) invalid.push(mapped)
       else bans.push(mapped)
     }
-    const done = await storeLegacyBans(central, bans, hostIds)
+    const done = await storeRecordedBans(central, bans.map((b) => toRecordedBan(b, hostIds)))
     stored += done.stored
     alreadyImported += done.alreadyImported
     statuses += done.statuses
@@ -132,22 +136,12 @@ export async function importLegacyTable(source: CentralDb, central: CentralDb, o
   return { rows, stored, alreadyImported, invalid, hosts: hostNames, skippedColumns, statuses }
 }
 
-async function legacyColumns(source: CentralDb): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${LEGACY_TABLE} ORDER BY ORDINAL_POSITION`.execute(source.db)
-  const names = rows.map((r) => String(r.name))
-  if (names.length === 0) throw new F2bError(`the legacy database has no table ${LEGACY_TABLE}`, { hint: 'check the database name in --from' })
-  const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c))
-  if (missing.length > 0) throw new F2bError(`${LEGACY_TABLE} has no column ${missing.join(', ')}: not the old scripts' table`)
-  return names
-}
-
 async function distinctReporters(source: CentralDb): Promise<string[]> {
-  const { rows } = await sql<{ added_by: string | null }>`SELECT DISTINCT added_by FROM ${sql.table(LEGACY_TABLE)}`.execute(source.db)
   const names: string[] = []
-  for (const r of rows) {
-    if (r.added_by === null) continue
+  for (const value of await legacyReporters(source)) {
+    if (value === null || value === undefined) continue
     try {
-      names.push(parseHostName(String(r.added_by), 'added_by'))
+      names.push(parseHostName(String(value), 'added_by'))
     } catch {
       // reported per row
     }
@@ -193,8 +187,7 @@ function mapRow(row: Record<string, unknown>, hostColumns: ReadonlyMap<string, s
       port: parsePort(String(row.port ?? '0:65535')),
       reporter,
       bantime: bantime < 0 ? -1 : bantime,
-      createdAt: toDbTime(created),
-      expiresAt: bantime < 0 ? null : toDbTime(new Date(created.getTime() + bantime * 1000)),
+      created,
       statuses,
     }
   } catch (err) {
@@ -211,53 +204,15 @@ function fromLegacyTime(value: unknown): Date {
   }
 }
 
-async function storeLegacyBans(central: CentralDb, bans: readonly LegacyBan[], hostIds: ReadonlyMap<string, number>) {
-  const { db, adapter } = central
-  if (bans.length === 0) return { stored: 0, alreadyImported: 0, statuses: 0 }
-  return withRetry(adapter, () =>
-    db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('bans as b')
-        .innerJoin('hosts as r', 'r.id', 'b.reporter_id')
-        .select(['b.ip', 'b.jail', 'b.created_at', 'r.name'])
-        .where('b.ip', 'in', [...new Set(bans.map((b) => b.ip))])
-        .execute()
-      const keys = new Set(existing.map((e) => banKey(e.ip, e.jail, e.name, toDbTime(fromDbTime(e.created_at)))))
-      let stored = 0
-      let alreadyImported = 0
-      const statusRows: { ban_id: number; host_id: number; status: number; error: string | null }[] = []
-      for (const ban of bans) {
-        const key = banKey(ban.ip, ban.jail, ban.reporter, ban.createdAt)
-        if (keys.has(key)) {
-          alreadyImported++
-          continue
-        }
-        keys.add(key)
-        const reporterId = hostIds.get(ban.reporter)
-        if (reporterId === undefined) throw new Error(`host ${ban.reporter} was not registered`)
-        const r = await trx
-          .insertInto('bans')
-          .values({ ip: ban.ip, jail: ban.jail, protocol: ban.protocol, port: ban.port, reporter_id: reporterId, bantime: ban.bantime, created_at: ban.createdAt, expires_at: ban.expiresAt })
-          .executeTakeFirstOrThrow()
-        const banId = Number(r.insertId)
-        stored++
-        for (const [host, status] of ban.statuses) {
-          const hostId = hostIds.get(host)
-          if (hostId === undefined) continue
-          statusRows.push({ ban_id: banId, host_id: hostId, status, error: status === BanStatus.Error ? `imported from the legacy ${LEGACY_TABLE} (row ${ban.id}): the old readdb recorded an error` : null })
-        }
-      }
-      for (let i = 0; i < statusRows.length; i += 500) await trx.insertInto('ban_status').values(statusRows.slice(i, i + 500)).execute()
-      return { stored, alreadyImported, statuses: statusRows.length }
-    }),
-  )
-}
-
-function banKey(ip: string, jail: string, reporter: string, createdAt: string): string {
-  return JSON.stringify([ip, jail, reporter, createdAt])
-}
-
-/** Describe the legacy source for messages, without the password. */
-export function describeLegacySource(target: LegacyTarget): string {
-  return describeTarget(target)
+function toRecordedBan(ban: LegacyBan, hostIds: ReadonlyMap<string, number>): RecordedBan {
+  const reporterId = hostIds.get(ban.reporter)
+  if (reporterId === undefined) throw new Error(`host ${ban.reporter} was not registered`)
+  const otherStatuses = []
+  for (const [host, status] of ban.statuses) {
+    const hostId = hostIds.get(host)
+    if (hostId === undefined || hostId === reporterId) continue
+    otherStatuses.push({ hostId, status, error: status === BanStatus.Error ? `imported from the legacy ${LEGACY_TABLE} (row ${ban.id}): the old readdb recorded an error` : null })
+  }
+  const { ip, jail, protocol, port, bantime, reporter } = ban
+  return { ip, jail, protocol, port, bantime, reporter, reporterId, reportedAt: ban.created, otherStatuses }
 }

@@ -1,5 +1,5 @@
 import type { CentralDb } from '../db/db-adapter.js'
-import { withRetry } from '../db/retry.js'
+import { deleteBansExpiredBefore, type PurgeResult } from '../db/queries/purge.js'
 import { UsageError } from '../errors.js'
 import { formatDuration } from '../time/duration.js'
 
@@ -12,11 +12,6 @@ export interface PurgeOptions {
   readonly batchSize?: number
 }
 
-export interface PurgeResult {
-  readonly bans: number
-  /** ban_status rows removed with them (by the foreign key's ON DELETE CASCADE). */
-  readonly statuses: number
-}
 
 /** Shortest retention `purge` accepts without `force`. */
 export const MIN_RETENTION_SECONDS = 86400
@@ -36,29 +31,5 @@ export function checkRetention(olderThanSeconds: number, force: boolean): void {
  */
 export async function purgeBans(central: CentralDb, options: PurgeOptions): Promise<PurgeResult> {
   checkRetention(options.olderThanSeconds, options.force ?? false)
-  const { db, adapter } = central
-  const batchSize = options.batchSize ?? 1000
-  const cutoff = () => adapter.nowPlusSeconds(-options.olderThanSeconds)
-  let bans = 0
-  let statuses = 0
-  for (;;) {
-    const rows = await db.selectFrom('bans').select('id').where('expires_at', '<', cutoff()).orderBy('id').limit(batchSize).execute()
-    const ids = rows.map((r) => Number(r.id))
-    if (ids.length === 0) break
-    const done = await withRetry(adapter, () =>
-      db.transaction().execute(async (trx) => {
-        const { n } = await trx
-          .selectFrom('ban_status')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('ban_id', 'in', ids)
-          .executeTakeFirstOrThrow()
-        const deleted = await trx.deleteFrom('bans').where('id', 'in', ids).where('expires_at', '<', cutoff()).executeTakeFirst()
-        return { bans: Number(deleted.numDeletedRows), statuses: Number(n) }
-      }),
-    )
-    bans += done.bans
-    statuses += done.statuses
-    if (done.bans === 0) break
-  }
-  return { bans, statuses }
+  return deleteBansExpiredBefore(central, options.olderThanSeconds, options.batchSize ?? 1000)
 }

@@ -2,7 +2,7 @@ import { remainingSeconds, type LocalBan } from '../fail2ban/ban-state.js'
 import type { PendingBan } from '../db/queries/pending.js'
 import { BanStatus } from '../schema/ban-status.js'
 import { F2bError } from '../errors.js'
-import { formatBanLine } from '../shared-log.js'
+import { formatBanLine } from '../fail2ban/shared-log-line.js'
 import { isCanonicalIp } from '../ban/ip-address.js'
 
 /** What a poll will do about one ban. */

@@ -3,13 +3,13 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.js'
 import { fetchBansAfterCursor, fetchRetries, type PendingBan } from '../db/queries/pending.js'
 import { stampCommittedBans } from '../db/queries/sequence.js'
-import { recordStatuses, type StatusWrite } from '../db/queries/statuses.js'
+import { recordDecisions, type StatusWrite } from '../db/queries/statuses.js'
 import { findExpiredApplied, markSwept } from '../db/queries/expired-applied.js'
 import { fromDbTime } from '../time/db-time.js'
 import { withRetry } from '../db/retry.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { BanStatus } from '../schema/ban-status.js'
-import { appendLines } from '../shared-log.js'
+import { appendLines } from '../fail2ban/shared-log.js'
 import { decide, type DecideInput, type Decision } from './decide.js'
 import type { Network, NetworkSet } from '../ban/network.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
@@ -121,7 +121,7 @@ async function endExpiredLocally(options: PollOptions, host: HostRow, result: Po
     await markSwept(central.db, host.id, until)
     return
   }
-  const ips = (await findExpiredApplied(central.db, host.id, host.sweptUntil, until)).filter(isCanonicalIp)
+  const ips = (await findExpiredApplied(central.db, central.adapter, host.id, host.sweptUntil, until)).filter(isCanonicalIp)
   if (ips.length > 0) await options.unban?.(ips)
   if (ips.length > 0 || fromDbTime(until).getTime() - fromDbTime(host.sweptUntil).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central.db, host.id, until)
   result.endedLocally += ips.length
@@ -162,12 +162,7 @@ async function applyBatch(
   }
   const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, hostId: host.id, status: d.status, error: d.error, previous: d.ban.status }))
   const maxSeq = Math.max(...batch.map((b) => b.seq))
-  await withRetry(central.adapter, () =>
-    central.db.transaction().execute(async (trx) => {
-      await recordStatuses(trx, central.adapter, writes)
-      await advanceCursor(trx, host.id, maxSeq)
-    }),
-  )
+  await recordDecisions(central, host.id, writes, maxSeq)
   tally(result, decisions)
   return maxSeq
 }

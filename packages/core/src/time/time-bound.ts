@@ -1,8 +1,5 @@
-import { sql, type RawBuilder } from 'kysely'
-import type { DbAdapter } from '../db/db-adapter.js'
 import { InvalidValueError } from '../errors.js'
 import { parseDuration } from './duration.js'
-import { toDbTime } from './db-time.js'
 
 /** A point in time from the command line: an absolute UTC time, or a duration before the database's now. */
 export type TimeBound = { readonly at: Date } | { readonly secondsAgo: number }
@@ -21,9 +18,4 @@ export function parseTimeBound(input: string, field: string): TimeBound {
   const ms = Date.parse(input.length === 10 ? `${input}T00:00:00Z` : withZone.replace(' ', 'T'))
   if (Number.isNaN(ms)) throw new InvalidValueError(field, input, 'not a valid date and time')
   return { at: new Date(ms) }
-}
-
-/** The bound as an SQL value comparable with stored timestamps; relative bounds use the database's clock. */
-export function timeBoundSql(adapter: DbAdapter, bound: TimeBound): RawBuilder<string> {
-  return 'at' in bound ? sql<string>`${toDbTime(bound.at)}` : adapter.nowPlusSeconds(-bound.secondsAgo)
 }

@@ -1,17 +1,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely'
 import type { Database } from '../../schema/database.js'
 import type { DbAdapter } from '../db-adapter.js'
-
-const ER_LOCK_WAIT_TIMEOUT = 1205
-const ER_LOCK_DEADLOCK = 1213
-const ER_NO_SUCH_TABLE = 1146
-const ER_DUP_ENTRY = 1062
-
-function errno(err: unknown): number | undefined {
-  const e = err as { errno?: unknown; cause?: unknown }
-  if (typeof e?.errno === 'number') return e.errno
-  return e?.cause ? errno(e.cause) : undefined
-}
+import { mysqlErrors } from './mysql-errors.js'
 
 /** MySQL 8 / MariaDB 10.6+. Sessions run with time_zone '+00:00' (see mysql-database.ts). */
 export const mysqlAdapter: DbAdapter = {
@@ -39,10 +29,5 @@ export const mysqlAdapter: DbAdapter = {
     return rows.map((r) => Number(r.id))
   },
 
-  isRetryable: (err) => {
-    const n = errno(err)
-    return n === ER_LOCK_DEADLOCK || n === ER_LOCK_WAIT_TIMEOUT
-  },
-  isDuplicateKey: (err) => errno(err) === ER_DUP_ENTRY,
-  isMissingTable: (err) => errno(err) === ER_NO_SUCH_TABLE,
+  ...mysqlErrors,
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import { BanStatus } from '../../schema/ban-status.js'
 import type { Db, DbAdapter } from '../db-adapter.js'
+import { asFlag, hasExpired, isRevoked } from './active-ban.js'
 
 /** A ban a host still has to decide on, exactly as stored (not yet re-validated). */
 export interface PendingBan {
@@ -24,8 +25,8 @@ function pendingColumns(adapter: DbAdapter) {
     'b.ip',
     'b.jail',
     'b.reporter_id',
-    sql<number>`CASE WHEN b.expires_at IS NOT NULL AND b.expires_at <= ${adapter.now()} THEN 1 ELSE 0 END`.as('expired'),
-    sql<number>`CASE WHEN b.revoked_at IS NULL THEN 0 ELSE 1 END`.as('revoked'),
+    asFlag(hasExpired(adapter)).as('expired'),
+    asFlag(isRevoked()).as('revoked'),
   ] as const
 }
 

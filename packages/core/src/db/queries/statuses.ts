@@ -1,4 +1,6 @@
-import type { Db, DbAdapter } from '../db-adapter.js'
+import type { CentralDb, Db, DbAdapter } from '../db-adapter.js'
+import { withRetry } from '../retry.js'
+import { advanceCursor } from './hosts.js'
 
 /** One (ban, host) status to record, and the status the host had before (null: no row yet). */
 export interface StatusWrite {
@@ -33,6 +35,19 @@ export async function recordStatuses(db: Db, adapter: DbAdapter, writes: readonl
         .execute()
     }
   }
+}
+
+/**
+ * A poll batch's outcome in one transaction: its statuses, and the host's cursor moved to
+ * the batch's last stamp. The cursor never passes a ban whose status was not written.
+ */
+export async function recordDecisions(central: CentralDb, hostId: number, writes: readonly StatusWrite[], cursorSeq: number): Promise<void> {
+  await withRetry(central.adapter, () =>
+    central.db.transaction().execute(async (trx) => {
+      await recordStatuses(trx, central.adapter, writes)
+      await advanceCursor(trx, hostId, cursorSeq)
+    }),
+  )
 }
 
 function groupUpdates(writes: readonly StatusWrite[]) {

@@ -3,6 +3,7 @@ import { NetworkSet } from '../../ban/network.js'
 import type { CentralDb } from '../db-adapter.js'
 import { withRetry } from '../retry.js'
 import { canonicalTextPrefix } from '../../ban/address-prefix.js'
+import { isActiveBan } from './active-ban.js'
 
 const CHUNK = 500
 
@@ -17,16 +18,15 @@ export async function revokeBans(central: CentralDb, network: Network, by: strin
   return withRetry(adapter, () =>
     db.transaction().execute(async (trx) => {
       let query = trx
-        .selectFrom('bans')
-        .select(['id', 'ip'])
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', adapter.now())]))
+        .selectFrom('bans as b')
+        .select(['b.id', 'b.ip'])
+        .where(isActiveBan(adapter))
       // A single address is one index lookup; a network is narrowed by an indexed text prefix
       // (which never holds a LIKE wildcard), then matched exactly in code.
       const single = (network.version === 4 && network.prefix === 32) || (network.version === 6 && network.prefix === 128)
       const prefix = canonicalTextPrefix(network)
-      if (single) query = query.where('ip', '=', network.address)
-      else if (prefix !== '') query = query.where('ip', 'like', `${prefix}%`)
+      if (single) query = query.where('b.ip', '=', network.address)
+      else if (prefix !== '') query = query.where('b.ip', 'like', `${prefix}%`)
       const set = new NetworkSet([network])
       const rows = (await query.execute()).filter((r) => set.has(r.ip))
       for (let i = 0; i < rows.length; i += CHUNK) {

@@ -1,5 +1,5 @@
-import type { CentralDb } from '../db/db-adapter.js'
-import { fromDbTime } from '../time/db-time.js'
+import type { CentralDb } from '../db-adapter.js'
+import { fromDbTime } from '../../time/db-time.js'
 
 /** The database's current time: ages are measured against it, never against this host's clock. */
 export async function readDatabaseNow(central: CentralDb): Promise<Date> {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
-import type { CentralDb } from '../db/db-adapter.js'
-import { withRetry } from '../db/retry.js'
-import { BanStatus } from '../schema/ban-status.js'
+import type { CentralDb } from '../db-adapter.js'
+import { withRetry } from '../retry.js'
+import { BanStatus } from '../../schema/ban-status.js'
+import { hasExpired, isRevoked } from './active-ban.js'
 
 export interface ExpireOptions {
   /** Bans handled per transaction, so no transaction holds locks for long. Default 1000. */
@@ -32,8 +33,8 @@ export async function expireBans(central: CentralDb, options: ExpireOptions = {}
     const rows = await db
       .selectFrom('bans as b')
       .select('b.id')
-      .where('b.expires_at', '<=', adapter.now())
-      .where('b.revoked_at', 'is', null)
+      .where(hasExpired(adapter))
+      .where((eb) => eb.not(isRevoked()))
       .where('b.id', '>', afterId)
       // Skip bans every host has already decided: re-runs cost an index lookup per ban, not a write.
       .where((eb) =>

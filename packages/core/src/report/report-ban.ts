@@ -1,15 +1,16 @@
-import type { BanReport } from './ban/ban-report.js'
-import type { Config } from './config/load-config.js'
-import { asDatabaseError } from './db/database-error.js'
-import type { CentralDb } from './db/db-adapter.js'
-import { assertSchemaCurrent } from './db/schema-version.js'
-import { describeTarget, openDatabase } from './db/open-database.js'
-import { loadAllowlist } from './db/queries/allowlist.js'
-import { FloodGuardError, insertBan } from './db/queries/bans.js'
-import { withDeadline } from './deadline.js'
-import { describeError, F2bError } from './errors.js'
-import { readMachineId } from './machine-id.js'
-import { newReportKey, readSpool, removeSpoolEntry, spoolBan } from './spool.js'
+import type { BanReport } from '../ban/ban-report.js'
+import type { Config } from '../config/load-config.js'
+import { asDatabaseError } from '../db/database-error.js'
+import type { CentralDb } from '../db/db-adapter.js'
+import { assertSchemaCurrent } from '../db/schema-version.js'
+import { describeTarget, openDatabase } from '../db/open-database.js'
+import { loadAllowlist } from '../db/queries/allowlist.js'
+import { FloodGuardError, insertBan } from '../db/queries/bans.js'
+import { withDeadline } from '../deadline.js'
+import { describeError, F2bError } from '../errors.js'
+import { readMachineId } from '../machine-id.js'
+import { shipSpool } from './ship-spool.js'
+import { newReportKey, spoolBan } from './spool.js'
 
 /** What became of a reported ban. */
 export type ReportOutcome =
@@ -69,21 +70,4 @@ export function spoolReport(config: Config, ban: BanReport, report: ReportIdenti
 function describeFailure(err: unknown): string {
   if (err instanceof F2bError) return describeError(err)
   return err instanceof Error ? err.message : String(err)
-}
-
-/**
- * Store every spooled ban (each keeps its key and first-seen time, so shipping twice stores
- * once), removing each file only after its ban is committed. Returns how many were shipped.
- * Entries that fail validation stay in place, to be looked at, and are never stored.
- */
-export async function shipSpool(central: CentralDb, dir: string): Promise<number> {
-  let shipped = 0
-  for (const item of readSpool(dir)) {
-    if (!('entry' in item)) continue
-    const { key, host, reportedAt, ...ban } = item.entry
-    await insertBan(central, host, null, ban, { reportKey: key, reportedAt: new Date(reportedAt) })
-    removeSpoolEntry(item.path)
-    shipped++
-  }
-  return shipped
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import type { BanReport } from './ban/ban-report.js'
-import { parseBanReport } from './ban/ban-report.js'
-import { parseHostName } from './ban/names.js'
-import { F2bError } from './errors.js'
+import { parseBanReport, parseBantime, type BanReport } from '../ban/ban-report.js'
+import { parseHostName } from '../ban/names.js'
+import { F2bError } from '../errors.js'
 
 /** A ban add2db could not store, kept on disk until a run that reaches the database ships it. */
 export interface SpooledBan extends BanReport {
@@ -76,12 +75,12 @@ function readItem(path: string): SpoolItem {
   try {
     const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
     const text = (k: string) => (typeof raw[k] === 'string' ? (raw[k] as string) : '')
-    const ban = parseBanReport({ ip: text('ip'), jail: text('jail'), protocol: text('protocol'), port: text('port'), bantime: String(raw.bantime) })
+    const ban: BanReport = { ...parseBanReport({ ip: text('ip'), jail: text('jail'), protocol: text('protocol'), port: text('port') }), bantime: parseBantime(String(raw.bantime)) }
     const key = text('key')
     if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error(`bad key ${JSON.stringify(key)}`)
     const reportedAt = text('reportedAt')
     if (Number.isNaN(Date.parse(reportedAt))) throw new Error(`bad reportedAt ${JSON.stringify(reportedAt)}`)
-    return { path, entry: { ...ban, bantime: ban.bantime ?? -1, key, host: parseHostName(text('host')), reportedAt } }
+    return { path, entry: { ...ban, key, host: parseHostName(text('host')), reportedAt } }
   } catch (err) {
     return { path, problem: (err as Error).message }
   }

@@ -1,0 +1,24 @@
+/**
+ * How one dialect's driver reports its errors. Each dialect folder implements it; nothing
+ * outside a dialect folder names a driver's error codes.
+ */
+export interface DriverErrors {
+  /** The error came from this driver (not from f2b-central itself, nor a bug). */
+  isDriverError(err: unknown): boolean
+  /** A deadlock, lock wait timeout or busy database: the transaction can simply be run again. */
+  isRetryable(err: unknown): boolean
+  /** A unique key already holds this value. */
+  isDuplicateKey(err: unknown): boolean
+  /** The query failed because a table does not exist (an unmigrated database). */
+  isMissingTable(err: unknown): boolean
+  /** The account is refused or lacks a grant, the database named does not exist, or the file cannot be opened: only an admin can fix it. */
+  isAccessDenied(err: unknown): boolean
+}
+
+/** An error's own property, or its cause's: Kysely and the drivers wrap errors. */
+export function errorProperty(err: unknown, key: 'code' | 'errno'): unknown {
+  const e = err as Record<string, unknown> | null | undefined
+  if (e === null || typeof e !== 'object') return undefined
+  if (e[key] !== undefined) return e[key]
+  return e.cause ? errorProperty(e.cause, key) : undefined
+}

@@ -1,0 +1,65 @@
+import { BanStatus } from '../../schema/ban-status.js'
+import type { CentralDb } from '../db-adapter.js'
+
+/** A count per host, with the report time of the oldest ban counted (stored text). */
+export interface HostTally {
+  readonly hostId: number
+  readonly n: number
+  readonly oldest: string | null
+}
+
+/** Every registered host, by name. */
+export async function listHosts(central: CentralDb): Promise<{ id: number; name: string; lastSeen: string }[]> {
+  const rows = await central.db.selectFrom('hosts').select(['id', 'name', 'last_seen']).orderBy('name').execute()
+  return rows.map((h) => ({ id: Number(h.id), name: h.name, lastSeen: String(h.last_seen) }))
+}
+
+/**
+ * What each host still has to decide, in three grouped queries, each driven from the small
+ * hosts table through an index (`bans.seq` above the cursor, `ban_status (host_id,
+ * status)`), so the cost follows what is pending and not the size of the history: bans
+ * stamped after its cursor without a decided status, committed bans no poller has stamped
+ * yet, and its status-0 retries at or below the cursor. A host may appear in several lists.
+ */
+export async function countPendingByHost(central: CentralDb): Promise<HostTally[]> {
+  const { db } = central
+  const afterCursor = await db
+    .selectFrom('hosts as h')
+    .innerJoin('bans as b', (j) => j.onRef('b.seq', '>', 'h.cursor_seq'))
+    .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').onRef('s.host_id', '=', 'h.id'))
+    .where((eb) => eb.or([eb('s.status', 'is', null), eb('s.status', '=', BanStatus.Pending)]))
+    .groupBy('h.id')
+    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
+    .execute()
+  const unstamped = await db
+    .selectFrom('hosts as h')
+    .innerJoin('bans as b', (j) => j.on('b.seq', 'is', null))
+    .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').onRef('s.host_id', '=', 'h.id'))
+    .where((eb) => eb.or([eb('s.status', 'is', null), eb('s.status', '=', BanStatus.Pending)]))
+    .groupBy('h.id')
+    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
+    .execute()
+  // Those above the cursor were counted already.
+  const retries = await db
+    .selectFrom('hosts as h')
+    .innerJoin('ban_status as s', (j) => j.onRef('s.host_id', '=', 'h.id').on('s.status', '=', BanStatus.Pending))
+    .innerJoin('bans as b', 'b.id', 's.ban_id')
+    .whereRef('b.seq', '<=', 'h.cursor_seq')
+    .groupBy('h.id')
+    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
+    .execute()
+  return [...afterCursor, ...unstamped, ...retries].map((r) => ({ hostId: Number(r.id), n: Number(r.n), oldest: r.oldest === null ? null : String(r.oldest) }))
+}
+
+/** Status-3 rows per host updated within the last `seconds`. */
+export async function countRecentErrorsByHost(central: CentralDb, seconds: number): Promise<Map<number, number>> {
+  const { db, adapter } = central
+  const rows = await db
+    .selectFrom('hosts as h')
+    .innerJoin('ban_status as s', (j) => j.onRef('s.host_id', '=', 'h.id').on('s.status', '=', BanStatus.Error))
+    .where('s.updated_at', '>=', adapter.nowPlusSeconds(-seconds))
+    .groupBy('h.id')
+    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n')])
+    .execute()
+  return new Map(rows.map((r) => [Number(r.id), Number(r.n)]))
+}
