@@ -18,7 +18,7 @@ import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
 const SHARED = 'f2b-central-shared'
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
 
-describe.each(dialects())('%s: allowlist, unban and flood guard', (dialect) => {
+describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
   let tdb: TestDatabase
   let central: CentralDb
   let f2b: Fail2banServer
@@ -134,8 +134,8 @@ describe.each(dialects())('%s: allowlist, unban and flood guard', (dialect) => {
     expect(new Set(registered)).toEqual(new Set(ownAddresses().map((a) => a.address)))
     // Another fleet member, web-9, registers 198.51.100.250 as its own.
     const web9 = await registerHost(central.db, central.adapter, 'web-9', null)
-    expect(await registerHostAddresses(central, web9.id, [parseNetwork('198.51.100.250')])).toBe(1)
-    expect(await registerHostAddresses(central, web9.id, [parseNetwork('198.51.100.250')])).toBe(0)
+    expect(await registerHostAddresses(central, web9, [parseNetwork('198.51.100.250')])).toBe(1)
+    expect(await registerHostAddresses(central, web9, [parseNetwork('198.51.100.250')])).toBe(0)
     expect(await add2db('198.51.100.250')).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.250 is allowlisted (central allowlist); not reported\n' })
     const planted = await insertBan(central, 'web-2', null, report('198.51.100.250'))
     expect(JSON.parse((await readdb()).stdout)).toMatchObject({ allowlisted: 1, linesWritten: 0 })
@@ -148,16 +148,39 @@ describe.each(dialects())('%s: allowlist, unban and flood guard', (dialect) => {
     expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-2').executeTakeFirstOrThrow()).status).toBe(BanStatus.Added)
   })
 
-  it('flood guard: a host past bans.maxPerMinute is refused, with exit 1, nothing stored, and the refusal counted', async () => {
-    const flooder = writeHostConfig({ dir: tdb.dir, name: 'flood-1', dbUrl: tdb.url, extra: { bans: { maxPerMinute: 3 } } })
-    const report = (ip: string) => runProgram(BIN.add2db, ['--config', flooder, '--jail', 'sshd', '--ip', ip])
-    for (let i = 0; i < 3; i++) expect((await report(`203.0.113.${100 + i}`)).code).toBe(0)
-    const refused = await report('203.0.113.150')
-    expect(refused.code).toBe(1)
-    expect(refused.stderr).toMatch(/^add2db: flood guard: flood-1 reported 3 bans in the last minute \(bans\.maxPerMinute 3\); 203\.0\.113\.150 refused/)
-    expect(await stored('203.0.113.150')).toBe(0)
-    const counted = await central.db.selectFrom('hosts').select('refused_bans').where('name', '=', 'flood-1').executeTakeFirstOrThrow()
-    expect(Number(counted.refused_bans)).toBe(1)
+  it('flood limit: past it a host\'s reports are stored held, never lost; other hosts apply them only once released', async () => {
+    expect((await cli('bans', 'limit', '3')).stdout).toMatch(/flood limit: 3 bans a minute per host/)
+    try {
+      const flooder = writeHostConfig({ dir: tdb.dir, name: 'flood-1', dbUrl: tdb.url })
+      const report = (ip: string) => runProgram(BIN.add2db, ['--config', flooder, '--jail', 'sshd', '--ip', ip])
+      for (let i = 0; i < 3; i++) expect(await report(`203.0.113.${100 + i}`)).toMatchObject({ code: 0, stderr: '' })
+      for (const ip of ['203.0.113.150', '203.0.113.151']) {
+        const held = await report(ip)
+        // Stored, so fail2ban gets exit 0; the admin sees why the fleet does not apply it yet.
+        expect(held.code).toBe(0)
+        expect(held.stderr).toMatch(/^add2db: warning: 203\.0\.113\.15[01] stored but held: flood-1 is past the fleet's flood limit; .*bans release --reporter flood-1/)
+        expect(await stored(ip)).toBe(1)
+      }
+      expect((await cli('bans', 'held')).stdout).toMatch(/^REPORTER +HELD.*\nflood-1 +2 /)
+      expect((await readdb()).code).toBe(0)
+      expect(await statusOf('203.0.113.102')).toEqual([BanStatus.Added])
+      // Held: not stamped, so db-1 has not even seen them.
+      expect(await statusOf('203.0.113.150')).toEqual([BanStatus.Pending])
+      expect((await cli('export')).stdout).not.toMatch(/203\.0\.113\.15[01]/)
+      expect((await cli('bans', 'release', '--reporter', 'flood-1')).stdout).toMatch(/^2 held bans of flood-1 released/)
+      expect((await readdb()).code).toBe(0)
+      expect(await statusOf('203.0.113.150')).toEqual([BanStatus.Added])
+      expect(await statusOf('203.0.113.151')).toEqual([BanStatus.Added])
+      // Dropping deletes what is still held, and nothing else.
+      const more = await report('203.0.113.152')
+      expect(more.stderr).toMatch(/stored but held/)
+      expect((await cli('bans', 'drop', '--reporter', 'flood-1')).stdout).toMatch(/^1 held ban of flood-1 dropped/)
+      expect(await stored('203.0.113.152')).toBe(0)
+      expect(await stored('203.0.113.150')).toBe(1)
+      expect((await cli('bans', 'held')).stdout).toBe('no held bans\n')
+    } finally {
+      await cli('bans', 'limit', '1000')
+    }
   })
 
   it.each([

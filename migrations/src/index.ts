@@ -4,6 +4,8 @@ import { allowlistUnbanReportKey } from './0002-allowlist-unban-report-key.js'
 import { floodGuardCount } from './0003-flood-guard-count.js'
 import { hostAddresses } from './0004-host-addresses.js'
 import { localExpirySweep } from './0005-local-expiry-sweep.js'
+import { hostAccounts } from './0006-host-accounts.js'
+import { heldBans } from './0007-held-bans.js'
 import type { SchemaDialect } from './schema-dialect.js'
 
 export type { SchemaDialect } from './schema-dialect.js'
@@ -16,6 +18,8 @@ const migrationFactories: Record<string, (d: SchemaDialect) => Migration> = {
   '0003-flood-guard-count': floodGuardCount,
   '0004-host-addresses': hostAddresses,
   '0005-local-expiry-sweep': localExpirySweep,
+  '0006-host-accounts': hostAccounts,
+  '0007-held-bans': heldBans,
 }
 
 /** Every migration, by name, built for one database dialect. */

@@ -2,6 +2,7 @@ import type { Kysely, RawBuilder, Transaction } from 'kysely'
 import type { SchemaDialect } from '@f2b-central/migrations'
 import type { Database } from '../schema/database.js'
 import type { DriverErrors } from './driver-errors.js'
+import type { HostWrites } from './host-writes.js'
 
 export type Db = Kysely<Database> | Transaction<Database>
 
@@ -16,11 +17,10 @@ export interface DbAdapter extends SchemaDialect, DriverErrors {
   now(): RawBuilder<string>
   /** The database's current UTC time plus `seconds`. Expiry is computed by the database so host clocks do not matter. */
   nowPlusSeconds(seconds: number): RawBuilder<string>
-  /**
-   * Ids of committed bans without a commit-order stamp, oldest first. Must not wait on a
-   * transaction that is still inserting (MySQL: SKIP LOCKED); the caller holds the sequence lock.
-   */
-  selectUnstampedBanIds(trx: Transaction<Database>, limit: number): Promise<number[]>
+  /** Every write a host makes: through the host routines on MySQL, plain statements on SQLite. */
+  readonly hostWrites: HostWrites
+  /** Install or replace the dialect's stored routines (migrate); nothing on SQLite. */
+  installRoutines(db: Kysely<unknown>): Promise<void>
 }
 
 /** An open central database: the query builder, its dialect adapter, and how to close it. */

@@ -1,4 +1,4 @@
-import { Migrator, type MigrationResult } from 'kysely'
+import { Migrator, type Kysely, type MigrationResult } from 'kysely'
 import { allMigrations } from '@f2b-central/migrations'
 import { DatabaseError } from '../errors.js'
 import type { CentralDb } from './db-adapter.js'
@@ -10,7 +10,11 @@ function migratorFor(central: CentralDb): Migrator {
   })
 }
 
-/** Apply every pending migration. Returns what ran; throws DatabaseError naming the failed migration. */
+/**
+ * Apply every pending migration, then install (or replace) the dialect's host routines,
+ * so an upgrade always brings the routines its code calls. Returns what ran; throws
+ * DatabaseError naming the failed migration.
+ */
 export async function migrateToLatest(central: CentralDb): Promise<MigrationResult[]> {
   const { error, results = [] } = await migratorFor(central).migrateToLatest()
   if (error) {
@@ -18,6 +22,14 @@ export async function migrateToLatest(central: CentralDb): Promise<MigrationResu
     // No migration ran (the database could not be reached): the caller's error says it best.
     if (!failed) throw error
     throw new DatabaseError(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+  }
+  try {
+    await central.adapter.installRoutines(central.db as unknown as Kysely<unknown>)
+  } catch (err) {
+    throw new DatabaseError(`installing the host routines failed: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+      hint: 'migrate needs an account with CREATE ROUTINE (the operator account)',
+    })
   }
   return results
 }

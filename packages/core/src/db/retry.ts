@@ -1,10 +1,10 @@
-import type { DbAdapter } from './db-adapter.js'
+import type { DriverErrors } from './driver-errors.js'
 
 /**
  * Run `work` again when the database reports a deadlock, lock-wait timeout or busy file.
  * `work` must be a whole transaction, so a retry starts from scratch.
  */
-export async function withRetry<T>(adapter: DbAdapter, work: () => Promise<T>, attempts = 5): Promise<T> {
+export async function withRetry<T>(adapter: Pick<DriverErrors, 'isRetryable'>, work: () => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work()

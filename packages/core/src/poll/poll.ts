@@ -80,7 +80,7 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const state = options.state ?? {}
   const fleetAddresses = options.fleetAddresses !== undefined
   if (options.fleetAddresses && !state.addressesRegistered) {
-    await registerHostAddresses(central, host.id, options.fleetAddresses)
+    await registerHostAddresses(central, host, options.fleetAddresses)
     state.addressesRegistered = true
   }
   state.allowlist = await loadAllowlist(central.db, { fleetAddresses }, state.allowlist)
@@ -101,7 +101,7 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
     if (last) {
       cursor = last.seq
       // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
-      if (applied < cursor) await advanceCursor(central.db, host.id, cursor)
+      if (applied < cursor) await advanceCursor(central, host, cursor)
     }
     if (fresh.length < options.batchSize) break
   }
@@ -118,12 +118,12 @@ async function endExpiredLocally(options: PollOptions, host: HostRow, result: Po
   const { central } = options
   const until = host.lastSeen
   if (host.sweptUntil === null) {
-    await markSwept(central.db, host.id, until)
+    await markSwept(central, host, until)
     return
   }
   const ips = (await findExpiredApplied(central.db, central.adapter, host.id, host.sweptUntil, until)).filter(isCanonicalIp)
   if (ips.length > 0) await options.unban?.(ips)
-  if (ips.length > 0 || fromDbTime(until).getTime() - fromDbTime(host.sweptUntil).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central.db, host.id, until)
+  if (ips.length > 0 || fromDbTime(until).getTime() - fromDbTime(host.sweptUntil).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central, host, until)
   result.endedLocally += ips.length
 }
 
@@ -160,9 +160,9 @@ async function applyBatch(
     const error = `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
     decisions = decisions.map((d) => (d.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
   }
-  const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, hostId: host.id, status: d.status, error: d.error, previous: d.ban.status }))
+  const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
   const maxSeq = Math.max(...batch.map((b) => b.seq))
-  await recordDecisions(central, host.id, writes, maxSeq)
+  await recordDecisions(central, host, writes, maxSeq)
   tally(result, decisions)
   return maxSeq
 }

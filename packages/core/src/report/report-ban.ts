@@ -5,7 +5,7 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import { describeTarget, openDatabase } from '../db/open-database.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
-import { FloodGuardError, insertBan } from '../db/queries/bans.js'
+import { storeReport } from '../db/queries/bans.js'
 import { withDeadline } from '../deadline.js'
 import { describeError, F2bError } from '../errors.js'
 import { readMachineId } from '../machine-id.js'
@@ -14,7 +14,7 @@ import { newReportKey, spoolBan } from './spool.js'
 
 /** What became of a reported ban. */
 export type ReportOutcome =
-  | { readonly kind: 'stored'; readonly banId: number; readonly shippedFromSpool: number }
+  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number }
   | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' }
   | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
 
@@ -22,8 +22,8 @@ export type ReportOutcome =
  * What add2db does: store one validated ban as this host's report within the configured
  * deadline, then ship whatever an earlier run had to spool. When the database cannot be
  * reached (or the deadline passes), the ban goes to the local spool instead: a ban is never
- * lost because the database is down. Allowlisted addresses are not stored at all; a host
- * past the flood guard is refused (FloodGuardError).
+ * lost because the database is down. Allowlisted addresses are not stored at all; past the
+ * fleet's flood limit the ban is stored held (never refused: no ban is lost to a limit).
  */
 export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
   if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
@@ -36,12 +36,11 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     const work = (async (): Promise<ReportOutcome> => {
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
-      const banId = await insertBan(db, config.host.name, readMachineId(), ban, { reportKey: key, maxPerMinute: config.bans.maxPerMinute })
-      return { kind: 'stored', banId, shippedFromSpool: await shipSpool(db, config.spool.dir) }
+      const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
+      return { kind: 'stored', banId, held, shippedFromSpool: await shipSpool(db, config.spool.dir) }
     })()
     return await withDeadline(work, config.database.timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
-    if (err instanceof FloodGuardError) throw err
     const cause = asDatabaseError(err, where)
     return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
   } finally {

@@ -12,7 +12,8 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<number
   for (const item of readSpool(dir)) {
     if (!('entry' in item)) continue
     const { key, host, reportedAt, ...ban } = item.entry
-    await insertBan(central, host, null, ban, { reportKey: key, reportedAt: new Date(reportedAt) })
+    // Its age, not its time: this host's clock may be off, but it measured both ends.
+    await insertBan(central, host, null, ban, { reportKey: key, ageMs: Date.now() - Date.parse(reportedAt) })
     removeSpoolEntry(item.path)
     shipped++
   }

@@ -39,6 +39,21 @@ export interface BansTable {
   /** Set by an operator's unban. */
   revoked_at: ColumnType<string | null, unknown, unknown>
   revoked_by: string | null
+  /** Past the fleet's flood limit: stored, but not stamped (so not applied) until an operator releases it. */
+  held_at: ColumnType<string | null, unknown, unknown>
+}
+
+export interface HostAccountsTable {
+  /** The MySQL/MariaDB user name that speaks for the host. */
+  account: string
+  host_id: number
+  created_at: DbTime
+}
+
+export interface FleetSettingsTable {
+  id: number
+  /** Bans one host may report per minute before further reports are held. */
+  max_bans_per_minute: number
 }
 
 export interface AllowlistTable {
@@ -99,5 +114,7 @@ export interface Database {
   allowlist: AllowlistTable
   allowlist_version: AllowlistVersionTable
   host_addresses: HostAddressesTable
+  host_accounts: HostAccountsTable
+  fleet_settings: FleetSettingsTable
   kysely_migration: { name: string; timestamp: string }
 }

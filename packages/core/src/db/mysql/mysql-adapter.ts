@@ -1,7 +1,8 @@
-import { sql, type RawBuilder, type Transaction } from 'kysely'
-import type { Database } from '../../schema/database.js'
+import { sql, type RawBuilder } from 'kysely'
 import type { DbAdapter } from '../db-adapter.js'
+import { installHostRoutines } from './host-routines.js'
 import { mysqlErrors } from './mysql-errors.js'
+import { routineHostWrites } from './routine-host-writes.js'
 
 /** MySQL 8 / MariaDB 10.6+. Sessions run with time_zone '+00:00' (see mysql-database.ts). */
 export const mysqlAdapter: DbAdapter = {
@@ -14,20 +15,8 @@ export const mysqlAdapter: DbAdapter = {
   now: (): RawBuilder<string> => sql<string>`CURRENT_TIMESTAMP(3)`,
   nowPlusSeconds: (seconds) => sql<string>`CURRENT_TIMESTAMP(3) + INTERVAL ${seconds} SECOND`,
 
-  async selectUnstampedBanIds(trx: Transaction<Database>, limit) {
-    // A row another transaction is still inserting is locked by it: SKIP LOCKED passes over
-    // it instead of waiting, and a later stamper picks it up once it has committed.
-    const rows = await trx
-      .selectFrom('bans')
-      .select('id')
-      .where('seq', 'is', null)
-      .orderBy('id')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .execute()
-    return rows.map((r) => Number(r.id))
-  },
+  hostWrites: routineHostWrites,
+  installRoutines: installHostRoutines,
 
   ...mysqlErrors,
 }

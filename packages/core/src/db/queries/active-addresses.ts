@@ -1,5 +1,5 @@
 import type { CentralDb } from '../db-adapter.js'
-import { isActiveBan } from './active-ban.js'
+import { isActiveBan, isHeld } from './active-ban.js'
 
 /** One actively banned address as stored (not yet re-validated), with when its last ban ends. */
 export interface ActiveAddressRow {
@@ -10,7 +10,7 @@ export interface ActiveAddressRow {
   readonly permanent: boolean
 }
 
-/** Every actively banned address once, whatever jail or reporter. */
+/** Every actively banned address once, whatever jail or reporter; held bans are not applied anywhere, so not listed. */
 export async function selectActiveAddresses(central: CentralDb): Promise<ActiveAddressRow[]> {
   const { db, adapter } = central
   const rows = await db
@@ -21,6 +21,7 @@ export async function selectActiveAddresses(central: CentralDb): Promise<ActiveA
       eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent'),
     ])
     .where(isActiveBan(adapter))
+    .where((eb) => eb.not(isHeld()))
     .groupBy('b.ip')
     .execute()
   return rows.map((r) => ({ ip: r.ip, expiresAt: r.expires_at === null ? null : String(r.expires_at), permanent: Number(r.permanent) === 1 }))

@@ -42,3 +42,8 @@ export function isActiveBan(adapter: DbAdapter, alias = 'b', clock?: BanClock): 
 export function asFlag(predicate: RawBuilder<SqlBool>): RawBuilder<number> {
   return sql<number>`CASE WHEN ${predicate} THEN 1 ELSE 0 END`
 }
+
+/** Stored past its reporter's flood limit and not released yet: no other host applies it. */
+export function isHeld(alias = 'b'): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${col(alias, 'held_at')} IS NOT NULL)`
+}

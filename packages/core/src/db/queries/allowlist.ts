@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import { NetworkSet, parseNetwork, type Network } from '../../ban/network.js'
+import { parseIp } from '../../ban/ip-address.js'
 import type { CentralDb, Db } from '../db-adapter.js'
-import { withRetry } from '../retry.js'
+import type { HostRow } from '../host-writes.js'
 
 /** One entry of the central allowlist. */
 export interface AllowEntry {
@@ -16,7 +17,7 @@ export async function addAllowEntry(central: CentralDb, network: Network, addedB
   return central.db.transaction().execute(async (trx) => {
     const r = await trx.insertInto('allowlist').ignore().values({ network: network.text, added_by: addedBy, reason }).executeTakeFirst()
     const added = Number(r.numInsertedOrUpdatedRows ?? 0) > 0
-    if (added) await bumpVersion(trx)
+    if (added) await bumpAllowlistVersion(trx)
     return added
   })
 }
@@ -26,7 +27,7 @@ export async function removeAllowEntry(central: CentralDb, network: Network): Pr
   return central.db.transaction().execute(async (trx) => {
     const r = await trx.deleteFrom('allowlist').where('network', '=', network.text).executeTakeFirst()
     const removed = Number(r.numDeletedRows) > 0
-    if (removed) await bumpVersion(trx)
+    if (removed) await bumpAllowlistVersion(trx)
     return removed
   })
 }
@@ -36,7 +37,8 @@ export async function listAllowlist(db: Db): Promise<AllowEntry[]> {
   return rows.map((r) => ({ network: r.network, reason: r.reason, addedBy: r.added_by, createdAt: r.created_at }))
 }
 
-function bumpVersion(db: Db) {
+/** Tell pollers the allowlist changed (they re-read it only then). */
+export function bumpAllowlistVersion(db: Db) {
   return db.updateTable('allowlist_version').set({ version: sql`version + 1` }).where('id', '=', 1).execute()
 }
 
@@ -61,35 +63,45 @@ export async function loadAllowlist(db: Db, options: LoadAllowlistOptions, cache
   const row = await db.selectFrom('allowlist_version').select('version').where('id', '=', 1).executeTakeFirst()
   const version = Number(row?.version ?? 0)
   if (cached && cached.version === version) return cached
-  const stored = (await db.selectFrom('allowlist').select('network').execute()).map((r) => r.network)
-  if (options.fleetAddresses) stored.push(...(await db.selectFrom('host_addresses').select('address').execute()).map((r) => r.address))
   const networks = new NetworkSet()
   const invalid: string[] = []
-  for (const network of stored) {
+  for (const r of await db.selectFrom('allowlist').select('network').execute()) {
     try {
-      networks.add(parseNetwork(network))
+      networks.add(parseNetwork(r.network))
     } catch {
-      invalid.push(network)
+      invalid.push(r.network)
+    }
+  }
+  // A host registers single addresses: anything else in its rows (a network, text) was not
+  // written by a host routine and is never matched.
+  if (options.fleetAddresses) {
+    for (const r of await db.selectFrom('host_addresses').select('address').execute()) {
+      const single = singleAddress(r.address)
+      if (single) networks.add(single)
+      else invalid.push(r.address)
     }
   }
   return { version, networks, invalid }
 }
 
 /**
- * Record this host's own addresses for the fleet's allowlist; bumps the version when one is
- * new, so pollers reload. Addresses a host no longer has stay until an operator removes the
- * host: an allowlist that forgets on its own could let a fleet member be banned.
+ * Record this host's own addresses for the fleet's allowlist (single addresses only); bumps
+ * the version when one is new, so pollers reload. Addresses a host no longer has stay until
+ * an operator removes the host: an allowlist that forgets on its own could let a fleet
+ * member be banned.
  */
-export async function registerHostAddresses(central: CentralDb, hostId: number, addresses: readonly Network[]): Promise<number> {
-  if (addresses.length === 0) return 0
-  const rows = [...new Set(addresses.map((a) => a.address))].map((address) => ({ host_id: hostId, address }))
-  // Write first: a transaction that reads before it writes is the one SQLite cannot wait for.
-  return withRetry(central.adapter, () =>
-    central.db.transaction().execute(async (trx) => {
-      const r = await trx.insertInto('host_addresses').ignore().values(rows).executeTakeFirst()
-      const added = Number(r.numInsertedOrUpdatedRows ?? 0)
-      if (added > 0) await bumpVersion(trx)
-      return added
-    }),
-  )
+export async function registerHostAddresses(central: CentralDb, host: HostRow, addresses: readonly Network[]): Promise<number> {
+  const single = addresses.filter((a) => a.prefix === (a.version === 4 ? 32 : 128)).map((a) => a.address)
+  return central.adapter.hostWrites.registerAddresses(central.db, host, single)
+}
+
+function singleAddress(text: string): Network | undefined {
+  try {
+    const ip = parseIp(text)
+    if (ip.text !== text) return undefined
+    const prefix = ip.version === 4 ? 32 : 128
+    return { version: ip.version, address: ip.text, prefix, text: `${ip.text}/${prefix}` }
+  } catch {
+    return undefined
+  }
 }

@@ -1,22 +1,22 @@
-import { sql, type RawBuilder, type Transaction } from 'kysely'
+import type { RawBuilder, Transaction } from 'kysely'
 import type { BanReport } from '../../ban/ban-report.js'
-import { F2bError } from '../../errors.js'
 import { BanStatus } from '../../schema/ban-status.js'
 import type { Database } from '../../schema/database.js'
 import { fromDbTime, toDbTime } from '../../time/db-time.js'
 import type { CentralDb, DbAdapter } from '../db-adapter.js'
 import { withRetry } from '../retry.js'
 import { isActiveBan } from './active-ban.js'
-import { findOrCreateHost, touchHost } from './hosts.js'
-
-/** A reporting host is past `bans.maxPerMinute`: its ban is refused, not stored. */
-export class FloodGuardError extends F2bError {}
+import type { StoredReport } from '../host-writes.js'
 
 /** A ban to insert: validated fields, the reporter's host id, and when it started. */
 export interface NewBan extends BanReport {
   readonly reporterId: number
-  /** When the ban started; default: the database's now (host clocks never set a ban's times). */
+  /** When the ban started, for old records (`import --legacy`); default: the database's now less `ageMs`. */
   readonly reportedAt?: Date
+  /** How long before the database's now the ban started (a spooled report); default 0. */
+  readonly ageMs?: number
+  /** Stored past the flood limit: not stamped, so not applied, until an operator releases it. */
+  readonly held?: boolean
   readonly reportKey?: string
   /** Statuses of hosts other than the reporter (an import of old records); the reporter always gets 1. */
   readonly otherStatuses?: readonly { readonly hostId: number; readonly status: number; readonly error: string | null }[]
@@ -34,7 +34,17 @@ export async function insertBansWithStatuses(trx: Transaction<Database>, adapter
   for (const ban of bans) {
     const result = await trx
       .insertInto('bans')
-      .values({ ip: ban.ip, jail: ban.jail, protocol: ban.protocol, port: ban.port, reporter_id: ban.reporterId, bantime: ban.bantime, report_key: ban.reportKey ?? null, ...banTimes(adapter, ban) })
+      .values({
+        ip: ban.ip,
+        jail: ban.jail,
+        protocol: ban.protocol,
+        port: ban.port,
+        reporter_id: ban.reporterId,
+        bantime: ban.bantime,
+        report_key: ban.reportKey ?? null,
+        held_at: ban.held ? adapter.now() : null,
+        ...banTimes(adapter, ban),
+      })
       .executeTakeFirstOrThrow()
     const banId = Number(result.insertId)
     ids.push(banId)
@@ -47,69 +57,44 @@ export async function insertBansWithStatuses(trx: Transaction<Database>, adapter
 
 const STATUS_CHUNK = 500
 
-function banTimes(adapter: DbAdapter, ban: NewBan): { created_at?: string; expires_at: string | RawBuilder<string> | null } {
+function banTimes(adapter: DbAdapter, ban: NewBan): { created_at?: string | RawBuilder<string>; expires_at: string | RawBuilder<string> | null } {
   const permanent = ban.bantime < 0
-  if (!ban.reportedAt) return { expires_at: permanent ? null : adapter.nowPlusSeconds(ban.bantime) }
+  if (!ban.reportedAt) {
+    const age = Math.round(ban.ageMs ?? 0) / 1000
+    if (age === 0) return { expires_at: permanent ? null : adapter.nowPlusSeconds(ban.bantime) }
+    return { created_at: adapter.nowPlusSeconds(-age), expires_at: permanent ? null : adapter.nowPlusSeconds(ban.bantime - age) }
+  }
   return { created_at: toDbTime(ban.reportedAt), expires_at: permanent ? null : toDbTime(new Date(ban.reportedAt.getTime() + ban.bantime * 1000)) }
 }
 
 export interface InsertBanOptions {
   /** Idempotency key; a second insert with the same key stores nothing and returns the first ban. */
   readonly reportKey?: string
-  /** When the ban was first seen, for a ban shipped late from a spool; default: the database's now. */
-  readonly reportedAt?: Date
-  /** Flood guard: refuse when the reporter already stored this many bans in the last minute. */
-  readonly maxPerMinute?: number
+  /** How long ago the ban was first seen, for a ban shipped late from a spool (the database bounds it). */
+  readonly ageMs?: number
 }
 
 /**
  * Store a ban reported by `hostName` (add2db, the spool, `simulate`), with the reporter's
- * own status 1, in one transaction. Returns the ban's id; with a report key already stored,
- * the first ban's id and nothing new is written.
+ * own status 1, in one transaction, through the dialect's host writes (on MySQL the host
+ * routine, which takes the host from the account). Past the fleet's flood limit the ban is
+ * stored held. With a report key already stored, returns the first ban and writes nothing.
  */
-export async function insertBan(central: CentralDb, hostName: string, machineId: string | null, ban: BanReport, options: InsertBanOptions = {}): Promise<number> {
+export async function storeReport(central: CentralDb, hostName: string, machineId: string | null, ban: BanReport, options: InsertBanOptions = {}): Promise<StoredReport> {
   const { db, adapter } = central
   try {
-    const hostId = await withRetry(adapter, () => findOrCreateHost(db, hostName, machineId))
-    return await withRetry(adapter, () =>
-      db.transaction().execute(async (trx) => {
-        await touchHost(trx, adapter, hostId, machineId)
-        if (options.maxPerMinute !== undefined) await checkFloodGuard(trx, adapter, hostId, hostName, ban, options.maxPerMinute)
-        const [banId] = await insertBansWithStatuses(trx, adapter, [{ ...ban, reporterId: hostId, reportKey: options.reportKey, reportedAt: options.reportedAt }])
-        if (banId === undefined) throw new Error('insert returned no id')
-        return banId
-      }),
-    )
+    return await adapter.hostWrites.reportBan(db, { name: hostName, machineId }, { ...ban, reportKey: options.reportKey ?? null, ageMs: options.ageMs ?? 0 })
   } catch (err) {
-    if (err instanceof FloodGuardError) await countRefusal(central, hostName)
     if (!options.reportKey || !adapter.isDuplicateKey(err)) throw err
-    const first = await db.selectFrom('bans').select('id').where('report_key', '=', options.reportKey).executeTakeFirst()
+    const first = await db.selectFrom('bans').select(['id', 'held_at']).where('report_key', '=', options.reportKey).executeTakeFirst()
     if (!first) throw err
-    return Number(first.id)
+    return { banId: Number(first.id), held: first.held_at !== null }
   }
 }
 
-async function checkFloodGuard(trx: Transaction<Database>, adapter: DbAdapter, hostId: number, hostName: string, ban: BanReport, maxPerMinute: number): Promise<void> {
-  const { n } = await trx
-    .selectFrom('bans')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('reporter_id', '=', hostId)
-    .where('created_at', '>', adapter.nowPlusSeconds(-60))
-    .executeTakeFirstOrThrow()
-  if (Number(n) >= maxPerMinute) {
-    throw new FloodGuardError(`flood guard: ${hostName} reported ${Number(n)} bans in the last minute (bans.maxPerMinute ${maxPerMinute}); ${ban.ip} refused`, {
-      hint: 'if this host is under a real attack, raise bans.maxPerMinute; otherwise check it is not compromised',
-    })
-  }
-}
-
-// Counted outside the refused transaction, which rolled back.
-async function countRefusal(central: CentralDb, hostName: string): Promise<void> {
-  await central.db
-    .updateTable('hosts')
-    .set({ refused_bans: sql`refused_bans + 1` })
-    .where('name', '=', hostName)
-    .execute()
+/** storeReport for callers that only need the ban's id. */
+export async function insertBan(central: CentralDb, hostName: string, machineId: string | null, ban: BanReport, options: InsertBanOptions = {}): Promise<number> {
+  return (await storeReport(central, hostName, machineId, ban, options)).banId
 }
 
 /**

@@ -1,5 +1,6 @@
 import { BanStatus } from '../../schema/ban-status.js'
-import type { Db, DbAdapter } from '../db-adapter.js'
+import type { CentralDb, Db, DbAdapter } from '../db-adapter.js'
+import type { HostRow } from '../host-writes.js'
 import { isActiveBan } from './active-ban.js'
 
 /**
@@ -24,6 +25,6 @@ export async function findExpiredApplied(db: Db, adapter: DbAdapter, hostId: num
 }
 
 /** Record that everything that ran out up to `until` has been taken out. */
-export async function markSwept(db: Db, hostId: number, until: string): Promise<void> {
-  await db.updateTable('hosts').set({ swept_until: until }).where('id', '=', hostId).execute()
+export async function markSwept(central: CentralDb, host: HostRow, until: string): Promise<void> {
+  await central.adapter.hostWrites.markSwept(central.db, host, until)
 }

@@ -1,31 +1,16 @@
-import type { Db, DbAdapter } from '../db-adapter.js'
+import type { Kysely } from 'kysely'
+import type { Database } from '../../schema/database.js'
+import type { CentralDb, Db, DbAdapter } from '../db-adapter.js'
+import type { HostRow } from '../host-writes.js'
 
-/** A registered host as the poll sees it. */
-export interface HostRow {
-  readonly id: number
-  readonly name: string
-  readonly cursorSeq: number
-  /** The heartbeat just written: the database's now, as stored text. */
-  readonly lastSeen: string
-  /** Fleet bans that ran out before this were taken out of its shared jail (null: never swept). */
-  readonly sweptUntil: string | null
-}
+export type { HostRow }
 
 /**
- * Register the host or refresh its last_seen (the heartbeat), and return its row: an UPDATE
- * then a read, plus for a new host resolveHostIds. Unlike an upsert this needs no UPDATE
- * right on `hosts.name`, so a host account cannot rename hosts. Outside a transaction only
- * (see resolveHostIds).
+ * Register the host or refresh its last_seen (the heartbeat), and return its row. Outside a
+ * transaction only (see resolveHostIds).
  */
 export async function registerHost(db: Db, adapter: DbAdapter, name: string, machineId: string | null): Promise<HostRow> {
-  await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('name', '=', name).execute()
-  let row = await selectHost(db, name)
-  if (!row) {
-    await resolveHostIds(db, [name], machineId)
-    row = await selectHost(db, name)
-  }
-  if (!row) throw new Error(`host ${name} vanished while registering`)
-  return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
+  return adapter.hostWrites.heartbeat(db as Kysely<Database>, { name, machineId })
 }
 
 /**
@@ -42,7 +27,7 @@ export async function findOrCreateHost(db: Db, name: string, machineId: string |
  * The one host resolver: ids of the named hosts, registering the ones that are missing. A
  * plain read, and for new names an autocommitted INSERT that ignores a concurrent twin.
  * Existing hosts' last_seen is left alone: an import or an operator command says nothing
- * about whether those hosts are alive (the heartbeat is registerHost / touchHost).
+ * about whether those hosts are alive (the heartbeat is registerHost).
  *
  * Outside a transaction only: a statement on a name not yet in the index gap-locks its
  * neighbours, which autocommit releases at once but a transaction holds until commit, and
@@ -70,16 +55,7 @@ export async function countHosts(db: Db): Promise<number> {
   return Number(n)
 }
 
-/** The heartbeat of a known host, by primary key: only that row is locked. */
-export async function touchHost(db: Db, adapter: DbAdapter, id: number, machineId: string | null): Promise<void> {
-  await db.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: machineId }).where('id', '=', id).execute()
-}
-
-function selectHost(db: Db, name: string) {
-  return db.selectFrom('hosts').select(['id', 'name', 'cursor_seq', 'last_seen', 'swept_until']).where('name', '=', name).executeTakeFirst()
-}
-
-/** Move the host's cursor forward; never backwards, even if two polls overlap. */
-export async function advanceCursor(db: Db, hostId: number, seq: number): Promise<void> {
-  await db.updateTable('hosts').set({ cursor_seq: seq }).where('id', '=', hostId).where('cursor_seq', '<', seq).execute()
+/** Move the host's cursor forward; never backwards, even if two polls overlap, and never past the last stamp. */
+export async function advanceCursor(central: CentralDb, host: HostRow, seq: number): Promise<void> {
+  await central.adapter.hostWrites.advanceCursor(central.db, host, seq)
 }

@@ -1,6 +1,6 @@
-import { sql, type Transaction } from 'kysely'
-import type { Database } from '../../schema/database.js'
+import { sql } from 'kysely'
 import type { DbAdapter } from '../db-adapter.js'
+import { directHostWrites } from '../queries/direct-host-writes.js'
 import { sqliteErrors } from './sqlite-errors.js'
 
 const NOW = `strftime('%Y-%m-%d %H:%M:%f', 'now')`
@@ -19,10 +19,13 @@ export const sqliteAdapter: DbAdapter = {
   now: () => sql<string>`strftime('%Y-%m-%d %H:%M:%f', 'now')`,
   nowPlusSeconds: (seconds) => sql<string>`strftime('%Y-%m-%d %H:%M:%f', 'now', ${`${seconds} seconds`})`,
 
-  async selectUnstampedBanIds(trx: Transaction<Database>, limit) {
-    const rows = await trx.selectFrom('bans').select('id').where('seq', 'is', null).orderBy('id').limit(limit).execute()
-    return rows.map((r) => Number(r.id))
+  // SQLite is one machine with no accounts: a host's writes are plain statements.
+  get hostWrites() {
+    return sqliteHostWrites
   },
+  installRoutines: async () => undefined,
 
   ...sqliteErrors,
 }
+
+const sqliteHostWrites = directHostWrites(sqliteAdapter)
