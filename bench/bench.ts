@@ -33,7 +33,7 @@ let interrupted: Promise<void> | undefined
 let running: Promise<number> | undefined
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (interrupted) process.exit(130)
+    if (interrupted !== undefined) process.exit(130)
     progress(`${signal}: cleaning up (again to quit at once)`)
     beginShutdown()
     interrupted = (async () => {
@@ -102,7 +102,7 @@ async function main(): Promise<number> {
     }),
   )
 
-  if (interrupted) return 130
+  if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
   const rows = table(results as never, errors)
   const totalS = round((Date.now() - started) / 1000, 0)
@@ -263,5 +263,5 @@ try {
 } finally {
   await cleanupAll()
 }
-if (interrupted) await interrupted // exits 130 once its cleanup is done
+if (interrupted !== undefined) await interrupted // exits 130 once its cleanup is done
 process.exit(code)

@@ -25,6 +25,7 @@ import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configFileSchema } from '@f2b-central/core/config/config-schema'
+import { requirePrograms } from '../scripts/test-machine.mjs'
 import { Fail2banServer, REPO_ROOT } from './setup/fail2ban-server.js'
 import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
 
@@ -62,16 +63,8 @@ function findProgram(name: string): string | undefined {
 const SYSTEMD_ANALYZE = findProgram('systemd-analyze')
 const LOGROTATE = findProgram('logrotate')
 
-/** Root may make a private mount namespace here (unshare, setpriv from util-linux): the sandbox can be tried. */
-const CAN_SANDBOX = (() => {
-  if (process.getuid?.() !== 0 || !['unshare', 'setpriv', 'findmnt'].every((p) => findProgram(p))) return false
-  try {
-    execFileSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+/** Only root may make the private mount namespace (unshare, setpriv from util-linux) the sandbox is tried in. */
+const AS_ROOT = process.getuid?.() === 0
 
 const skipNote = (what: string | undefined, why: string) => (what ? '' : ` (SKIPPED: ${why})`)
 
@@ -238,7 +231,7 @@ describe('deploy/systemd with systemd-analyze', () => {
   const etc = () => path.join(root, 'etc/systemd/system')
 
   beforeAll(async () => {
-    if (!SYSTEMD_ANALYZE) return
+    requirePrograms('systemd-analyze')
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'f2b-units-'))
     // The system's own units (sysinit.target, basic.target, ...), at the same place inside root.
     const copied = new Set<string>()
@@ -279,14 +272,14 @@ describe('deploy/systemd with systemd-analyze', () => {
     }
   }
 
-  it.runIf(SYSTEMD_ANALYZE)(`accepts the three units without a warning${skipNote(SYSTEMD_ANALYZE, 'systemd-analyze not found')}`, async () => {
+  it('accepts the three units without a warning', async () => {
     const r = await verify()
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.ok).toBe(true)
   })
 
-  it.runIf(SYSTEMD_ANALYZE)(`rejects broken copies: a misspelt directive, a bad value, a missing program${skipNote(SYSTEMD_ANALYZE, 'systemd-analyze not found')}`, async () => {
+  it('rejects broken copies: a misspelt directive, a bad value, a missing program', async () => {
     // systemd 252 exits 0 here and only warns: the stderr check is what catches it
     const typo = await verifyBroken(DAEMON, (t) => t.replace(/^ProtectHome=/m, 'ProtectHoem='))
     expect(typo.ok).toBe(false)
@@ -314,7 +307,7 @@ describe('deploy/systemd with systemd-analyze', () => {
 
   // A guard against the sandbox being loosened by accident: 1.7 with systemd
   // 252; the limit leaves room for checks newer versions add.
-  it.runIf(SYSTEMD_ANALYZE)(`the services' exposure in systemd-analyze security is at most 2.5${skipNote(SYSTEMD_ANALYZE, 'systemd-analyze not found')}`, async () => {
+  it("the services' exposure in systemd-analyze security is at most 2.5", async () => {
     for (const unit of [DAEMON, ONCE]) {
       const r = await run(SYSTEMD_ANALYZE!, ['security', '--offline=yes', `--root=${root}`, '--threshold=25', '--no-pager', unit], {
         env: { ...process.env, SYSTEMD_COLORS: '0' },
@@ -448,13 +441,14 @@ describe('deploy/logrotate and the sandbox, with fail2ban following the shared l
     const ip = { old: `${net}.9`, before: `${net}.10`, after: `${net}.11`, racing: `${net}.12` }
 
     beforeAll(async () => {
+      requirePrograms('logrotate')
       // The shipped file, aimed at the test's log: the only change.
       const shipped = await fs.readFile(LOGROTATE_FILE, 'utf8')
       expect(shipped).toContain(`${SHIPPED_SHARED_LOG} {`)
       await fs.writeFile(conf(), shipped.replaceAll(SHIPPED_SHARED_LOG, log()), { mode: 0o644 })
     })
 
-    it.runIf(LOGROTATE)(`bans a line before the rotation${skipNote(LOGROTATE, 'logrotate not installed: apt-get install logrotate')}`, async () => {
+    it('bans a line before the rotation', async () => {
       const resolved = /Initiated '(\w+)' backend/.exec(await server().log())?.[1]
       console.info(`fail2ban backend ${backend}: ${resolved}`)
       // three minutes old: fail2ban bans it (it is within findtime), postrotate must not copy it
@@ -462,7 +456,7 @@ describe('deploy/logrotate and the sandbox, with fail2ban following the shared l
       await server().waitForBan(SHARED_JAIL, ip.before)
     })
 
-    it.runIf(LOGROTATE)(`rotates with create: the old lines in shared.log.1, a new shared.log 0640 root:adm${skipNote(LOGROTATE, 'logrotate not installed')}`, async () => {
+    it('rotates with create: the old lines in shared.log.1, a new shared.log 0640 root:adm', async () => {
       const before = await fs.stat(log())
       const r = await rotate()
       expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
@@ -482,14 +476,14 @@ describe('deploy/logrotate and the sandbox, with fail2ban following the shared l
       expect(await fs.readFile(log(), 'utf8')).toBe(`${recent[0]}\n`)
     })
 
-    it.runIf(LOGROTATE)(`bans a line appended to the new file, by itself: no reload${skipNote(LOGROTATE, 'logrotate not installed')}`, async () => {
+    it('bans a line appended to the new file, by itself: no reload', async () => {
       await fs.appendFile(log(), banLine(ip.after, secondsAgo(0), 3))
       await server().waitForBan(SHARED_JAIL, ip.after)
       // the copied line did not ban (or prolong) anything a second time
       expect(await banCount(ip.before)).toBe(1)
     })
 
-    it.runIf(LOGROTATE)(`bans a line appended just before the rename (postrotate copies it over)${skipNote(LOGROTATE, 'logrotate not installed')}`, async () => {
+    it('bans a line appended just before the rename (postrotate copies it over)', async () => {
       // Without the postrotate, fail2ban never sees this line with the
       // polling backend, and about half the time with pyinotify.
       await fs.appendFile(log(), banLine(ip.racing, secondsAgo(0), 4))
@@ -525,7 +519,11 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
       run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SANDBOX, 'sandbox', writable, ...argv], { timeoutMs: 30_000 })
     const inSandbox = (...argv: string[]) => inSandboxWith(rw(), ...argv)
 
-    it.runIf(CAN_SANDBOX)(`is what it claims: no capabilities, no_new_privs, read-only but for the one directory${skipNote(CAN_SANDBOX ? 'y' : undefined, 'needs root and unshare/setpriv')}`, async () => {
+    beforeAll(() => {
+      if (AS_ROOT) requirePrograms('unshare', 'setpriv', 'findmnt')
+    })
+
+    it.runIf(AS_ROOT)(`is what it claims: no capabilities, no_new_privs, read-only but for the one directory${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`, async () => {
       const status = await inSandbox('cat', '/proc/self/status')
       expect(status.stderr).toBe('')
       expect(status.stdout).toMatch(/^CapEff:\s+0+$/m)
@@ -538,7 +536,7 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
       await fs.access(path.join(rw(), 'write-probe'), fsConstants.F_OK)
     })
 
-    it.runIf(CAN_SANDBOX)(`readdb applies bans through fail2ban-client and through fail2ban's database, its socket and files read-only${skipNote(CAN_SANDBOX ? 'y' : undefined, 'needs root and unshare/setpriv')}`, async () => {
+    it.runIf(AS_ROOT)(`readdb applies bans through fail2ban-client and through fail2ban's database, its socket and files read-only${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`, async () => {
       const dbUrl = `sqlite:${path.join(rw(), 'central.sqlite')}`
       const sharedLog = path.join(rw(), 'shared.log')
       const reporter = writeHostConfig({ dir: rw(), name: 'host-a', dbUrl })

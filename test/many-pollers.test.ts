@@ -24,7 +24,7 @@ describe.runIf(dialects().includes('mysql'))(`mysql: ${HOSTS} hosts polling whil
 
   beforeAll(async () => {
     tdb = await createTestDatabase('mysql')
-    ;(await tdb.openMigrated()).close()
+    await (await tdb.openMigrated()).close()
     // One pool shared by every simulated host: 30 sessions, well under max_connections.
     const opened = await openDatabase(parseDatabaseUrl(tdb.url), { timeoutMs: 10_000, connectionLimit: 30 })
     central = { ...opened, adapter: { ...opened.adapter, isRetryable: countRetries(opened.adapter.isRetryable) }, close: () => opened.close() }

@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path'
 import { createConnection, type ConnectionOptions } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
+import { installCommand, mysqlRequired } from '../scripts/test-machine.mjs'
 import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
 
 /** mariadbd lives in sbin, often not on a user's PATH. */
@@ -27,13 +28,11 @@ function findProgram(name: string): string | undefined {
 }
 
 const programs = { installDb: findProgram('mariadb-install-db'), mariadbd: findProgram('mariadbd'), openssl: findProgram('openssl') }
-const missing = Object.entries(programs)
-  .filter(([, p]) => p === undefined)
-  .map(([name]) => name)
+const missing = ['mariadb-install-db', 'mariadbd', 'openssl'].filter((p) => !findProgram(p))
 if (missing.length > 0) {
-  const msg = `test/tls.test.ts SKIPPED: ${missing.join(', ')} not found (needs the mariadb-server package and openssl)`
-  if (process.env.F2B_REQUIRE_MYSQL === '1') throw new Error(`${msg} (F2B_REQUIRE_MYSQL=1)`)
-  console.warn(`\n*** ${msg} ***\n`)
+  const msg = `${missing.join(', ')} not found (install with \`${installCommand(missing)}\`)`
+  if (mysqlRequired()) throw new Error(`test/tls.test.ts: ${msg}; F2B_REQUIRE_MYSQL=0 skips this file`)
+  console.warn(`\n*** test/tls.test.ts SKIPPED: ${msg} ***\n`)
 }
 
 const PASSWORD = 'tls-test-password'

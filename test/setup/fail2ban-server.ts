@@ -35,6 +35,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { requirePrograms } from '../../scripts/test-machine.mjs'
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** The repository's fail2ban files (filter.d, action.d, jail.d). */
@@ -223,6 +224,7 @@ export class Fail2banServer {
 
   /** Writes a private config and starts fail2ban on it. On failure everything is cleaned up again. */
   static async start(opts: Fail2banServerOptions): Promise<Fail2banServer> {
+    requirePrograms(FAIL2BAN_CLIENT)
     const safeName = opts.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 24)
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), `f2b-${safeName}-`))
     const server = new Fail2banServer(dir, opts)
