@@ -27,7 +27,7 @@ export type ReportOutcome =
  */
 export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
   if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
-  const { key } = report
+  const { key, reportedAt } = report
   const where = describeTarget(config.database.target)
   let central: CentralDb | undefined
   try {

@@ -1,5 +1,4 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
-import { BanStatus } from '../../schema/ban-status.js'
 import type { Database } from '../../schema/database.js'
 import type { DbAdapter } from '../db-adapter.js'
 import { MAX_ERROR_LENGTH, MAX_HOST_ADDRESSES, MAX_REPORT_AGE_MS, type HostIdentity, type HostRow, type HostWrites, type ReportedBan, type StatusWrite } from '../host-writes.js'

@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+
 import { BanStatus } from '../../schema/ban-status.js'
 import type { Db, DbAdapter } from '../db-adapter.js'
 import { asFlag, hasExpired, isRevoked } from './active-ban.js'
