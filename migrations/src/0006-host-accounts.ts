@@ -11,6 +11,8 @@ export function hostAccounts(d: SchemaDialect): Migration {
     async up(db) {
       await createTable(db, d, 'host_accounts')
         .addColumn('account', 'varchar(80)', (c) => c.primaryKey())
+        // Where the account may connect from, as in CREATE USER 'account'@'account_host'.
+        .addColumn('account_host', 'varchar(255)', (c) => c.notNull())
         .addColumn('host_id', d.idType, (c) => c.notNull().references('hosts.id'))
         .addColumn('created_at', d.timestampType, (c) => c.notNull().defaultTo(d.nowDefault))
         .execute()

@@ -15,6 +15,7 @@ commands:
   export [--format F]                  the active ban list for firewalls: plain, ipset, nft or json
   check [--filter PATH]                this host's setup, one line each (exit 1 on a problem)
   simulate IP | --clean IP             record (or remove) a test ban as this host
+  hosts add|list|remove|rotate-password  one database account per host, bound to it (MySQL)
 
 Every command has --help; those that print data take --json.
 Every command takes --config FILE (default: $F2B_CENTRAL_CONFIG, else /etc/f2b-central/config.yml).
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<Exit
   export: () => import('./commands/export.js'),
   check: () => import('./commands/check.js'),
   simulate: () => import('./commands/simulate.js'),
+  hosts: () => import('./commands/hosts.js'),
 }
 
 async function main(argv: string[]): Promise<ExitCode> {

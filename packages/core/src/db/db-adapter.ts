@@ -1,6 +1,7 @@
 import type { Kysely, RawBuilder, Transaction } from 'kysely'
 import type { SchemaDialect } from '@f2b-central/migrations'
 import type { Database } from '../schema/database.js'
+import type { AccountAdmin } from './account-admin.js'
 import type { DriverErrors } from './driver-errors.js'
 import type { HostWrites } from './host-writes.js'
 
@@ -19,6 +20,8 @@ export interface DbAdapter extends SchemaDialect, DriverErrors {
   nowPlusSeconds(seconds: number): RawBuilder<string>
   /** Every write a host makes: through the host routines on MySQL, plain statements on SQLite. */
   readonly hostWrites: HostWrites
+  /** Database accounts for hosts (MySQL/MariaDB); undefined where the database has none (SQLite). */
+  readonly accounts: AccountAdmin | undefined
   /** Install or replace the dialect's stored routines (migrate); nothing on SQLite. */
   installRoutines(db: Kysely<unknown>): Promise<void>
 }

@@ -46,6 +46,8 @@ export interface BansTable {
 export interface HostAccountsTable {
   /** The MySQL/MariaDB user name that speaks for the host. */
   account: string
+  /** Where it may connect from: the host part of 'account'@'account_host'. */
+  account_host: string
   host_id: number
   created_at: DbTime
 }

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely'
 import type { DbAdapter } from '../db-adapter.js'
 import { installHostRoutines } from './host-routines.js'
+import { mysqlAccounts } from './mysql-accounts.js'
 import { mysqlErrors } from './mysql-errors.js'
 import { routineHostWrites } from './routine-host-writes.js'
 
@@ -16,6 +17,7 @@ export const mysqlAdapter: DbAdapter = {
   nowPlusSeconds: (seconds) => sql<string>`CURRENT_TIMESTAMP(3) + INTERVAL ${seconds} SECOND`,
 
   hostWrites: routineHostWrites,
+  accounts: mysqlAccounts,
   installRoutines: installHostRoutines,
 
   ...mysqlErrors,

@@ -24,6 +24,7 @@ export const sqliteAdapter: DbAdapter = {
     return sqliteHostWrites
   },
   installRoutines: async () => undefined,
+  accounts: undefined,
 
   ...sqliteErrors,
 }
