@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parse as parseYaml } from 'yaml'
 import type { $ZodIssue } from 'zod/v4/core'
@@ -9,6 +9,7 @@ import { ownAddresses } from '../own-addresses.js'
 import { ConfigError, F2bError } from '../errors.js'
 import { configFileSchema, type ConfigFile } from './config-schema.js'
 import { parseDatabaseUrl, type DatabaseTarget, type MysqlTls } from './database-url.js'
+import { readPasswordFile, readSecretFile, refuseLoosePermissions } from './secret-file.js'
 
 export const DEFAULT_CONFIG_PATH = '/etc/f2b-central/config.yml'
 
@@ -71,7 +72,7 @@ function readYaml(path: string): unknown {
     refuseLoosePermissions(path, 0o007, 'the config file')
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    if (err instanceof ConfigError) throw err
+    if (err instanceof F2bError) throw new ConfigError(err.message, { hint: err.hint })
     const code = (err as NodeJS.ErrnoException).code
     throw new ConfigError(`cannot read config file ${path}: ${code ?? String(err)}`, {
       hint: 'pass --config FILE or set F2B_CENTRAL_CONFIG; see README "Configuration"',
@@ -105,7 +106,7 @@ function configIssues(path: string, issues: $ZodIssue[]): ConfigError {
 
 function resolveConfig(path: string, file: ConfigFile): Config {
   const parsedTarget = parseDatabaseUrl(file.database.url)
-  const password = file.database.passwordFile ? readPasswordFile(file.database.passwordFile) : undefined
+  const password = file.database.passwordFile ? readPasswordFile(file.database.passwordFile, 'database.passwordFile') : undefined
   let target: DatabaseTarget = parsedTarget.kind === 'mysql' && password !== undefined ? { ...parsedTarget, password } : parsedTarget
   if (file.database.tls !== undefined) {
     if (target.kind !== 'mysql') throw new ConfigError('database.tls: TLS settings are only for mysql URLs (database.url is a SQLite file)')
@@ -133,30 +134,6 @@ function resolveConfig(path: string, file: ConfigFile): Config {
 }
 
 /**
- * Like ssh with a private key: a secret other users can read is refused, not used.
- * `forbidden` are the mode bits that must be clear.
- */
-function refuseLoosePermissions(path: string, forbidden: number, what: string): void {
-  const mode = statSync(path).mode & 0o777
-  if ((mode & forbidden) !== 0) {
-    const wanted = (mode & ~forbidden).toString(8).padStart(3, '0')
-    throw new ConfigError(`${what} ${path} is accessible to other users (mode ${mode.toString(8).padStart(3, '0')}); refusing to use it`, {
-      hint: `chmod ${wanted} ${path}`,
-    })
-  }
-}
-
-function readPasswordFile(file: string): string {
-  try {
-    refuseLoosePermissions(file, 0o077, 'database.passwordFile')
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-  } catch (err) {
-    if (err instanceof ConfigError) throw err
-    throw new ConfigError(`database.passwordFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
-  }
-}
-
-/**
  * Read `database.tls`'s files now, so a missing, unreadable or malformed one is a config error
  * naming its key (not a TLS failure at the first ban), and check that the key fits the cert.
  */
@@ -174,12 +151,11 @@ function resolveTls(tls: NonNullable<ConfigFile['database']['tls']>): MysqlTls {
 }
 
 function readTlsFile(key: 'ca' | 'cert' | 'key', file: string): string {
+  // The private key is a secret like the password: only its owner may read it.
+  if (key === 'key') return readSecretFile(file, 'database.tls.key')
   try {
-    // The private key is a secret like the password: only its owner may read it.
-    if (key === 'key') refuseLoosePermissions(file, 0o077, 'database.tls.key')
     return readFileSync(file, 'utf8')
   } catch (err) {
-    if (err instanceof ConfigError) throw err
     throw new ConfigError(`database.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
 }
