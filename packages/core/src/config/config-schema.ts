@@ -1,6 +1,7 @@
 // zod/mini rather than classic zod: the same validation and messages at a tenth of the code
 // that add2db has to load at every ban (classic zod was most of its bundle).
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
 
@@ -11,20 +12,11 @@ const seconds = z.number().check(z.positive(), z.maximum(3600))
 const filePath = z.string().check(z.minLength(1))
 const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 
-const fail2banDefaults = {
-  client: ['fail2ban-client'],
-  sharedJail: 'f2b-central-shared',
-  sharedLog: '/var/log/f2b-central/shared.log',
-  recentBanFraction: 0.4,
-  timeoutSeconds: 10,
-  unbanAllJails: false,
-  endWithFleetBan: true,
-}
-const readdbDefaults = { schedule: '*/5 * * * * *', batchSize: 1000, lockFile: '/run/f2b-central/readdb.lock', maxBackoffSeconds: 60 }
-
 /**
  * The YAML config file, as written by the admin. Unknown keys are errors, so a typo
- * (`sharedlog:`) is reported instead of silently ignored.
+ * (`sharedlog:`) is reported instead of silently ignored. Each default is declared once, beside
+ * its key: a section the file leaves out is parsed as `{}` (`z.prefault`), so its keys get
+ * those same defaults.
  */
 export const configFileSchema = z.strictObject({
   database: z.strictObject({
@@ -55,39 +47,39 @@ export const configFileSchema = z.strictObject({
         .check(z.refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together: give both or neither')),
     ),
   }),
-  host: z._default(
+  host: z.prefault(
     z.strictObject({
       /** This host's name in the fleet. Default: the machine's hostname. */
-      name: z.optional(z.string().check(z.minLength(1))),
+      name: z._default(z.string().check(z.minLength(1)), () => hostname()),
       /** Never report or apply a ban of one of this machine's own addresses. */
       allowOwnAddresses: z._default(z.boolean(), true),
       /** Register this machine's addresses with the fleet, and never report or apply a ban of any registered host's. */
       allowFleetAddresses: z._default(z.boolean(), true),
     }),
-    { allowOwnAddresses: true, allowFleetAddresses: true },
+    {},
   ),
-  fail2ban: z._default(
+  fail2ban: z.prefault(
     z.strictObject({
       /** argv prefix for fail2ban-client, e.g. `[fail2ban-client, -s, /run/fail2ban/fail2ban.sock]`. */
-      client: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), fail2banDefaults.client),
+      client: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), ['fail2ban-client']),
       /** fail2ban's own SQLite database; when set, ban state is read from its `bips` table. */
       database: z.optional(z.string().check(z.minLength(1))),
       /** The jail that follows the shared log. */
-      sharedJail: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedJail),
+      sharedJail: z._default(z.string().check(z.minLength(1)), 'f2b-central-shared'),
       /** The log file readdb appends to and the shared jail follows. */
-      sharedLog: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedLog),
+      sharedLog: z._default(z.string().check(z.minLength(1)), '/var/log/f2b-central/shared.log'),
       /** A ban held locally with more than this fraction of its ban time left counts as "already banned" (status 2). */
-      recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), fail2banDefaults.recentBanFraction),
+      recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.4),
       /** Deadline for one fail2ban-client call, seconds. */
-      timeoutSeconds: z._default(seconds, fail2banDefaults.timeoutSeconds),
+      timeoutSeconds: z._default(seconds, 10),
       /** On an operator's unban, take the address out of every local jail, not only the shared one. */
-      unbanAllJails: z._default(z.boolean(), fail2banDefaults.unbanAllJails),
+      unbanAllJails: z._default(z.boolean(), false),
       /** Take an address out of the shared jail when its fleet ban runs out, whatever the jail's own bantime. */
-      endWithFleetBan: z._default(z.boolean(), fail2banDefaults.endWithFleetBan),
+      endWithFleetBan: z._default(z.boolean(), true),
     }),
-    fail2banDefaults,
+    {},
   ),
-  bans: z._default(
+  bans: z.prefault(
     z.strictObject({
       /** Ban time stored when add2db is not given `--bantime`, seconds (-1: permanent). */
       defaultBantime: z._default(
@@ -100,31 +92,31 @@ export const configFileSchema = z.strictObject({
       /** Flood guard: most bans one host may report in a minute; past it add2db refuses them. */
       maxPerMinute: z._default(z.number().check(z.int(), z.minimum(1)), 120),
     }),
-    { defaultBantime: 86400, maxPerMinute: 120 },
+    {},
   ),
   /** Addresses and networks this host never reports or applies (its own, the admin's office), on top of the central allowlist. */
   allowlist: z._default(z.array(z.string()), []),
-  spool: z._default(
+  spool: z.prefault(
     z.strictObject({
       /** Where add2db keeps bans it could not store (database down); shipped by the next add2db or readdb that reaches it. */
       dir: z._default(z.string().check(z.minLength(1)), '/var/spool/f2b-central'),
       /** Most bans kept in the spool; past it add2db fails loudly instead of filling the disk. */
       maxEntries: z._default(z.number().check(z.int(), z.minimum(1)), 10000),
     }),
-    { dir: '/var/spool/f2b-central', maxEntries: 10000 },
+    {},
   ),
-  readdb: z._default(
+  readdb: z.prefault(
     z.strictObject({
       /** node-cron expression for `readdb --daemon` (six fields: seconds first). */
-      schedule: z._default(z.string().check(z.minLength(1)), readdbDefaults.schedule),
+      schedule: z._default(z.string().check(z.minLength(1)), '*/5 * * * * *'),
       /** Pending bans fetched per query; a poll loops batches until nothing is pending. */
-      batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50000)), readdbDefaults.batchSize),
+      batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50000)), 1000),
       /** Lock file: one readdb per host, daemon or one-shot (so cron runs never overlap). */
-      lockFile: z._default(z.string().check(z.minLength(1)), readdbDefaults.lockFile),
+      lockFile: z._default(z.string().check(z.minLength(1)), '/run/f2b-central/readdb.lock'),
       /** Longest pause between retries while the database or fail2ban is unreachable, seconds. */
-      maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), readdbDefaults.maxBackoffSeconds),
+      maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 60),
     }),
-    readdbDefaults,
+    {},
   ),
 })
 

@@ -1,6 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { parse as parseYaml } from 'yaml'
 import type { $ZodIssue } from 'zod/v4/core'
 import { parseHostName, parseJail } from '../ban/names.js'
@@ -115,7 +114,7 @@ function resolveConfig(path: string, file: ConfigFile): Config {
   return {
     path,
     database: { target, timeoutMs: file.database.timeoutSeconds * 1000 },
-    host: { name: parseHostName(file.host.name ?? hostname(), 'host.name'), allowOwnAddresses: file.host.allowOwnAddresses, allowFleetAddresses: file.host.allowFleetAddresses },
+    host: { name: parseHostName(file.host.name, 'host.name'), allowOwnAddresses: file.host.allowOwnAddresses, allowFleetAddresses: file.host.allowFleetAddresses },
     fail2ban: {
       client: file.fail2ban.client,
       database: file.fail2ban.database,
