@@ -4,6 +4,9 @@ import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
+import { parseHostName, parseJail } from '../ban/names.js'
+import { parseNetwork, type NetworkSet } from '../ban/network.js'
+import { parseDatabaseUrl, type DatabaseTarget } from './database-url.js'
 
 // Only the English messages: `z.locales` would pull in every language.
 z.config(en())
@@ -120,4 +123,109 @@ export const configFileSchema = z.strictObject({
   ),
 })
 
+/** The file as the schema parsed it: every default filled in. */
 export type ConfigFile = z.infer<typeof configFileSchema>
+
+/**
+ * The validated, resolved configuration every program works from: the file's sections as
+ * parsed, except where loading resolves them (the database target with its secrets read,
+ * seconds as milliseconds, the allowlist as a set).
+ */
+export interface Config {
+  /** The file it was read from. */
+  readonly path: string
+  /** database.url with the password from passwordFile and the PEM files of tls read; timeoutSeconds in milliseconds. */
+  readonly database: { readonly target: DatabaseTarget; readonly timeoutMs: number }
+  readonly host: Readonly<ConfigFile['host']>
+  /** fail2ban.timeoutSeconds in milliseconds; database always present, undefined when not set. */
+  readonly fail2ban: Readonly<Omit<ConfigFile['fail2ban'], 'timeoutSeconds' | 'database'>> & { readonly database: string | undefined; readonly timeoutMs: number }
+  /** Any negative bans.defaultBantime is -1 (permanent). */
+  readonly bans: Readonly<ConfigFile['bans']>
+  /** The config's local allowlist, plus this machine's own addresses unless host.allowOwnAddresses is false. */
+  readonly allowlist: NetworkSet
+  readonly spool: Readonly<ConfigFile['spool']>
+  readonly readdb: Readonly<ConfigFile['readdb']>
+}
+
+/**
+ * One problem with a config. `path` is its key in dot form (`fail2ban.sharedJail`,
+ * `allowlist.2`; '' for the file as a whole). `message` is the line an admin reads, and
+ * names the key itself: `database.url: unsupported scheme "postgres:"; expected mysql: or
+ * sqlite:`, `invalid host.name "bad host": …`. `hint` says what to do, when more than "fix
+ * the file" can be said.
+ */
+export interface ConfigIssue {
+  readonly path: string
+  readonly message: string
+  readonly hint?: string | undefined
+}
+
+/** Whether a string is a valid cron expression: node-cron's `validate`. */
+export type CronGrammar = (expression: string) => boolean
+
+/** What a rule reports to, and what it may need from outside the file. */
+export interface RuleContext {
+  /** A problem: the config is not used. */
+  error(issue: ConfigIssue): void
+  /** A setting that works but should change: the config is still used. */
+  warn(issue: ConfigIssue): void
+  /**
+   * Run `work` (one of the domain's parsers, a file read): an F2bError it throws becomes an
+   * error at `path`, with the error's message and hint as they are, and undefined is returned.
+   */
+  attempt<T>(path: string, work: () => T): T | undefined
+  /**
+   * node-cron's grammar, for readdb.schedule; undefined leaves the schedule unchecked (see
+   * `isCronExpression` in cron-expression.ts for which programs pass it).
+   */
+  readonly isCronExpression: CronGrammar | undefined
+}
+
+/**
+ * A rule zod does not state: a value checked by the domain's own parser (the one that will
+ * use it, so they never disagree), one key against another, or a warning.
+ */
+export type ConfigRule = (file: ConfigFile, ctx: RuleContext) => void
+
+/** Every rule on a file the schema accepted, in the order their problems are listed. */
+export const configRules: readonly ConfigRule[] = [
+  function databaseUrl({ database }, ctx) {
+    const target = ctx.attempt('database.url', () => parseDatabaseUrl(database.url))
+    if (target?.kind !== 'mysql' || target.password === undefined) return
+    // Still accepted (the old scripts' URLs carry one), but anyone who may read the config reads it.
+    ctx.warn(
+      database.passwordFile === undefined
+        ? { path: 'database.url', message: 'database.url: holds the database password', hint: 'move it to database.passwordFile, a file only its owner can read' }
+        : { path: 'database.url', message: 'database.url: holds a password, which database.passwordFile overrides', hint: 'remove the password from database.url' },
+    )
+  },
+  function tlsOnlyForMysql({ database }, ctx) {
+    if (database.tls === undefined || !database.url.startsWith('sqlite:')) return
+    ctx.error({ path: 'database.tls', message: 'database.tls: TLS settings are only for mysql URLs (database.url is a SQLite file)' })
+  },
+  function tlsVerifiesTheServer({ database }, ctx) {
+    if (database.tls?.rejectUnauthorized !== false) return
+    ctx.warn({
+      path: 'database.tls.rejectUnauthorized',
+      message: 'database.tls.rejectUnauthorized: false accepts any server certificate: encrypted, but open to a man in the middle',
+      hint: 'for testing only; give database.tls.ca instead',
+    })
+  },
+  function hostName({ host }, ctx) {
+    ctx.attempt('host.name', () => parseHostName(host.name, 'host.name'))
+  },
+  function sharedJail({ fail2ban }, ctx) {
+    ctx.attempt('fail2ban.sharedJail', () => parseJail(fail2ban.sharedJail))
+  },
+  function allowlist(file, ctx) {
+    file.allowlist.forEach((n, i) => ctx.attempt(`allowlist.${i}`, () => parseNetwork(n, `allowlist[${i}]`)))
+  },
+  function readdbSchedule({ readdb }, ctx) {
+    if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return
+    ctx.error({
+      path: 'readdb.schedule',
+      message: `readdb.schedule: ${JSON.stringify(readdb.schedule)} is not a valid cron expression`,
+      hint: 'e.g. "*/5 * * * * *" for every 5 seconds',
+    })
+  },
+]
