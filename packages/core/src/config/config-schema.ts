@@ -175,8 +175,9 @@ export interface RuleContext {
    */
   attempt<T>(path: string, work: () => T): T | undefined
   /**
-   * node-cron's grammar, for readdb.schedule; undefined leaves the schedule unchecked (see
-   * `isCronExpression` in cron-expression.ts for which programs pass it).
+   * node-cron's grammar, for readdb.schedule; undefined leaves the schedule unchecked.
+   * readdb and `f2b-central check` pass `isCronExpression` (cron-expression.ts); add2db does
+   * not, so that it never loads node-cron.
    */
   readonly isCronExpression: CronGrammar | undefined
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../errors.js'
 import type { ConfigIssue } from './config-schema.js'
+import { isCronExpression } from './cron-expression.js'
 import { loadConfig } from './load-config.js'
 import { configError, parseConfig, type ConfigResult } from './parse-config.js'
 
@@ -108,6 +109,21 @@ describe('parseConfig', () => {
     const r = parseConfig(text, { path: '/c.yml', isCronExpression: (s) => s === '* * * * *' })
     expect(r.errors).toEqual([{ path: 'readdb.schedule', message: 'readdb.schedule: "every minute" is not a valid cron expression', hint: 'e.g. "*/5 * * * * *" for every 5 seconds' }])
     expect(parseConfig(`${sqlite}readdb:\n  schedule: "* * * * *"\n`, { path: '/c.yml', isCronExpression: (s) => s === '* * * * *' }).errors).toEqual([])
+  })
+
+  it.each([
+    ['*/5 * * * * *', true],
+    ['* * * * *', true],
+    ['0 */2 * * * *', true],
+    ['@hourly', true],
+    ['0 0 9 * * mon-fri', true],
+    ['61 * * * * *', false],
+    ['* * *', false],
+    ['every minute', false],
+    ['* * * * * * *', false],
+  ])('readdb.schedule %j with node-cron\'s grammar (isCronExpression): valid %s', (schedule, valid) => {
+    const r = parseConfig(`${sqlite}readdb:\n  schedule: ${JSON.stringify(schedule)}\n`, { path: '/c.yml', isCronExpression })
+    expect(r.errors.map((e) => e.path)).toEqual(valid ? [] : ['readdb.schedule'])
   })
 
   it('never throws, whatever the text or the files it names', () => {
