@@ -1,7 +1,7 @@
 // f2b-central import, as built, on every dialect: a plain address list (the persistent-ban
 // lists of shared/seeds/004: one address a line, comments, CIDRs) from a file or stdin, and
 // the old Python scripts' MySQL table ip_table (shared/seeds/002) with --legacy.
-import { writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
@@ -241,6 +241,17 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
       const unreachable = await run(['--legacy', '--from', gone.toString()])
       expect(unreachable.code).toBe(1)
       expect(unreachable.stderr).toMatch(/^f2b-central: legacy database mysql:\/\/.*\/f2b_no_such_database: .*Unknown database/)
+    })
+
+    // Issue 9: the same check as database.passwordFile, before the old database is reached.
+    it('refuses a --password-file other users can read, exit 1, with the chmod that fixes it', async () => {
+      const loose = join(tdb.dir, 'legacy-password-loose')
+      writeFileSync(loose, 'secret\n', { mode: 0o640 })
+      chmodSync(loose, 0o640)
+      const from = new URL(legacy.url)
+      from.password = ''
+      const r = await run(['--legacy', '--from', from.toString(), '--password-file', loose])
+      expect(r).toMatchObject({ code: 1, stdout: '', stderr: `f2b-central: password file ${loose} is accessible to other users (mode 640); refusing to use it (chmod 600 ${loose})\n` })
     })
   })
 })

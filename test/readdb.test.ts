@@ -136,6 +136,31 @@ describe('readdb takes one lock per host', () => {
   })
 })
 
+// Issue 9: the schedule is a config rule, checked with node-cron's grammar when readdb loads
+// the config (one-shot too), before the lock or the database; add2db never loads node-cron.
+describe('readdb.schedule', () => {
+  let tdb: TestDatabase
+  let config: string
+  beforeAll(async () => {
+    tdb = await createTestDatabase('sqlite')
+    await (await tdb.openMigrated()).close()
+    config = writeHostConfig({ dir: tdb.dir, name: 'cron-1', dbUrl: tdb.url, extra: { readdb: { schedule: '61 * * * * *' } } })
+  })
+  afterAll(async () => tdb?.drop())
+
+  it('readdb refuses a schedule node-cron cannot run, daemon or one-shot, naming the key: exit 1', async () => {
+    const line = `readdb: ${config}: readdb.schedule: "61 * * * * *" is not a valid cron expression (e.g. "*/5 * * * * *" for every 5 seconds)\n`
+    expect(await runProgram(BIN.readdb, ['--config', config, '--daemon'])).toMatchObject({ code: 1, stdout: '', stderr: line })
+    expect(await runProgram(BIN.readdb, ['--config', config])).toMatchObject({ code: 1, stdout: '', stderr: line })
+    expect(existsSync(join(tdb.dir, 'cron-1-readdb.lock'))).toBe(false)
+  })
+
+  it('add2db, which never schedules, still reports with it', async () => {
+    const r = await runProgram(BIN.add2db, ['--config', config, '--jail', 'sshd', '--ip', '192.0.2.77', '--port', 'ssh'])
+    expect(r).toMatchObject({ code: 0, stderr: '' })
+  })
+})
+
 describe('readdb when fail2ban is not running', () => {
   let tdb: TestDatabase
   afterAll(async () => tdb?.drop())

@@ -1,3 +1,4 @@
+import { isCronExpression } from '@f2b-central/core/config/cron-expression'
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { asDatabaseError } from '@f2b-central/core/db/database-error'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
@@ -16,7 +17,8 @@ async function main(argv: string[]): Promise<ExitCode> {
     process.stdout.write(`${USAGE}\n`)
     return ExitCode.Ok
   }
-  const config = loadConfig({ path: args.config })
+  // readdb.schedule checked with node-cron's grammar, which the daemon runs it with.
+  const config = loadConfig({ path: args.config, isCronExpression })
   const lock = acquireLock(config.readdb.lockFile)
   try {
     return await run(config, args.daemon)

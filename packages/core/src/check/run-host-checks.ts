@@ -1,4 +1,6 @@
 import { describeTarget } from '../db/open-database.js'
+import type { ConfigIssue } from '../config/config-schema.js'
+import { isCronExpression } from '../config/cron-expression.js'
 import { loadConfig, type Config } from '../config/load-config.js'
 import { F2bError } from '../errors.js'
 import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
@@ -22,14 +24,16 @@ export interface HostCheckOptions {
  */
 export async function runHostChecks(options: HostCheckOptions = {}): Promise<CheckResult[]> {
   let config: Config
+  const warnings: ConfigIssue[] = []
   try {
-    config = loadConfig({ path: options.configPath, env: options.env ?? process.env })
+    config = loadConfig({ path: options.configPath, env: options.env ?? process.env, isCronExpression, onWarning: (w) => warnings.push(w) })
   } catch (err) {
     if (!(err instanceof F2bError)) throw err
     const rest = ['database', 'fail2ban', 'shared jail', 'shared log', 'filter', 'reporting action'].map((n) => skip(n, 'no valid config'))
     return [fail('config', err.message, err.hint), ...rest]
   }
-  const results: CheckResult[] = [ok('config', `${config.path} (host ${config.host.name}, database ${describeTarget(config.database.target)})`)]
+  const warned = warnings.map((w) => `; warning: ${w.message}${w.hint ? ` (${w.hint})` : ''}`).join('')
+  const results: CheckResult[] = [ok('config', `${config.path} (host ${config.host.name}, database ${describeTarget(config.database.target)})${warned}`)]
   results.push(await checkDatabase(config))
   const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
   const reachable = await checkFail2banReachable(client, config)

@@ -1,8 +1,12 @@
 // zod/mini rather than classic zod: the same validation and messages at a tenth of the code
 // that add2db has to load at every ban (classic zod was most of its bundle).
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
+import { parseHostName, parseJail } from '../ban/names.js'
+import { parseNetwork, type NetworkSet } from '../ban/network.js'
+import { parseDatabaseUrl, type DatabaseTarget } from './database-url.js'
 
 // Only the English messages: `z.locales` would pull in every language.
 z.config(en())
@@ -11,20 +15,11 @@ const seconds = z.number().check(z.positive(), z.maximum(3600))
 const filePath = z.string().check(z.minLength(1))
 const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 
-const fail2banDefaults = {
-  client: ['fail2ban-client'],
-  sharedJail: 'f2b-central-shared',
-  sharedLog: '/var/log/f2b-central/shared.log',
-  recentBanFraction: 0.4,
-  timeoutSeconds: 10,
-  unbanAllJails: false,
-  endWithFleetBan: true,
-}
-const readdbDefaults = { schedule: '*/5 * * * * *', batchSize: 1000, lockFile: '/run/f2b-central/readdb.lock', maxBackoffSeconds: 60 }
-
 /**
  * The YAML config file, as written by the admin. Unknown keys are errors, so a typo
- * (`sharedlog:`) is reported instead of silently ignored.
+ * (`sharedlog:`) is reported instead of silently ignored. Each default is declared once, beside
+ * its key: a section the file leaves out is parsed as `{}` (`z.prefault`), so its keys get
+ * those same defaults.
  */
 export const configFileSchema = z.strictObject({
   database: z.strictObject({
@@ -55,39 +50,39 @@ export const configFileSchema = z.strictObject({
         .check(z.refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together: give both or neither')),
     ),
   }),
-  host: z._default(
+  host: z.prefault(
     z.strictObject({
       /** This host's name in the fleet. Default: the machine's hostname. */
-      name: z.optional(z.string().check(z.minLength(1))),
+      name: z._default(z.string().check(z.minLength(1)), () => hostname()),
       /** Never report or apply a ban of one of this machine's own addresses. */
       allowOwnAddresses: z._default(z.boolean(), true),
       /** Register this machine's addresses with the fleet, and never report or apply a ban of any registered host's. */
       allowFleetAddresses: z._default(z.boolean(), true),
     }),
-    { allowOwnAddresses: true, allowFleetAddresses: true },
+    {},
   ),
-  fail2ban: z._default(
+  fail2ban: z.prefault(
     z.strictObject({
       /** argv prefix for fail2ban-client, e.g. `[fail2ban-client, -s, /run/fail2ban/fail2ban.sock]`. */
-      client: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), fail2banDefaults.client),
+      client: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), ['fail2ban-client']),
       /** fail2ban's own SQLite database; when set, ban state is read from its `bips` table. */
       database: z.optional(z.string().check(z.minLength(1))),
       /** The jail that follows the shared log. */
-      sharedJail: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedJail),
+      sharedJail: z._default(z.string().check(z.minLength(1)), 'f2b-central-shared'),
       /** The log file readdb appends to and the shared jail follows. */
-      sharedLog: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedLog),
+      sharedLog: z._default(z.string().check(z.minLength(1)), '/var/log/f2b-central/shared.log'),
       /** A ban held locally with more than this fraction of its ban time left counts as "already banned" (status 2). */
-      recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), fail2banDefaults.recentBanFraction),
+      recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.4),
       /** Deadline for one fail2ban-client call, seconds. */
-      timeoutSeconds: z._default(seconds, fail2banDefaults.timeoutSeconds),
+      timeoutSeconds: z._default(seconds, 10),
       /** On an operator's unban, take the address out of every local jail, not only the shared one. */
-      unbanAllJails: z._default(z.boolean(), fail2banDefaults.unbanAllJails),
+      unbanAllJails: z._default(z.boolean(), false),
       /** Take an address out of the shared jail when its fleet ban runs out, whatever the jail's own bantime. */
-      endWithFleetBan: z._default(z.boolean(), fail2banDefaults.endWithFleetBan),
+      endWithFleetBan: z._default(z.boolean(), true),
     }),
-    fail2banDefaults,
+    {},
   ),
-  bans: z._default(
+  bans: z.prefault(
     z.strictObject({
       /** Ban time stored when add2db is not given `--bantime`, seconds (-1: permanent). */
       defaultBantime: z._default(
@@ -100,32 +95,138 @@ export const configFileSchema = z.strictObject({
       /** Flood guard: most bans one host may report in a minute; past it add2db refuses them. */
       maxPerMinute: z._default(z.number().check(z.int(), z.minimum(1)), 120),
     }),
-    { defaultBantime: 86400, maxPerMinute: 120 },
+    {},
   ),
   /** Addresses and networks this host never reports or applies (its own, the admin's office), on top of the central allowlist. */
   allowlist: z._default(z.array(z.string()), []),
-  spool: z._default(
+  spool: z.prefault(
     z.strictObject({
       /** Where add2db keeps bans it could not store (database down); shipped by the next add2db or readdb that reaches it. */
       dir: z._default(z.string().check(z.minLength(1)), '/var/spool/f2b-central'),
       /** Most bans kept in the spool; past it add2db fails loudly instead of filling the disk. */
       maxEntries: z._default(z.number().check(z.int(), z.minimum(1)), 10000),
     }),
-    { dir: '/var/spool/f2b-central', maxEntries: 10000 },
+    {},
   ),
-  readdb: z._default(
+  readdb: z.prefault(
     z.strictObject({
       /** node-cron expression for `readdb --daemon` (six fields: seconds first). */
-      schedule: z._default(z.string().check(z.minLength(1)), readdbDefaults.schedule),
+      schedule: z._default(z.string().check(z.minLength(1)), '*/5 * * * * *'),
       /** Pending bans fetched per query; a poll loops batches until nothing is pending. */
-      batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50000)), readdbDefaults.batchSize),
+      batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(50000)), 1000),
       /** Lock file: one readdb per host, daemon or one-shot (so cron runs never overlap). */
-      lockFile: z._default(z.string().check(z.minLength(1)), readdbDefaults.lockFile),
+      lockFile: z._default(z.string().check(z.minLength(1)), '/run/f2b-central/readdb.lock'),
       /** Longest pause between retries while the database or fail2ban is unreachable, seconds. */
-      maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), readdbDefaults.maxBackoffSeconds),
+      maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 60),
     }),
-    readdbDefaults,
+    {},
   ),
 })
 
+/** The file as the schema parsed it: every default filled in. */
 export type ConfigFile = z.infer<typeof configFileSchema>
+
+/**
+ * The validated, resolved configuration every program works from: the file's sections as
+ * parsed, except where loading resolves them (the database target with its secrets read,
+ * seconds as milliseconds, the allowlist as a set).
+ */
+export interface Config {
+  /** The file it was read from. */
+  readonly path: string
+  /** database.url with the password from passwordFile and the PEM files of tls read; timeoutSeconds in milliseconds. */
+  readonly database: { readonly target: DatabaseTarget; readonly timeoutMs: number }
+  readonly host: Readonly<ConfigFile['host']>
+  /** fail2ban.timeoutSeconds in milliseconds; database always present, undefined when not set. */
+  readonly fail2ban: Readonly<Omit<ConfigFile['fail2ban'], 'timeoutSeconds' | 'database'>> & { readonly database: string | undefined; readonly timeoutMs: number }
+  /** Any negative bans.defaultBantime is -1 (permanent). */
+  readonly bans: Readonly<ConfigFile['bans']>
+  /** The config's local allowlist, plus this machine's own addresses unless host.allowOwnAddresses is false. */
+  readonly allowlist: NetworkSet
+  readonly spool: Readonly<ConfigFile['spool']>
+  readonly readdb: Readonly<ConfigFile['readdb']>
+}
+
+/**
+ * One problem with a config. `path` is its key in dot form (`fail2ban.sharedJail`,
+ * `allowlist.2`; '' for the file as a whole). `message` is the line an admin reads, and
+ * names the key itself: `database.url: unsupported scheme "postgres:"; expected mysql: or
+ * sqlite:`, `invalid host.name "bad host": …`. `hint` says what to do, when more than "fix
+ * the file" can be said.
+ */
+export interface ConfigIssue {
+  readonly path: string
+  readonly message: string
+  readonly hint?: string | undefined
+}
+
+/** Whether a string is a valid cron expression: node-cron's `validate`. */
+export type CronGrammar = (expression: string) => boolean
+
+/** What a rule reports to, and what it may need from outside the file. */
+export interface RuleContext {
+  /** A problem: the config is not used. */
+  error(issue: ConfigIssue): void
+  /** A setting that works but should change: the config is still used. */
+  warn(issue: ConfigIssue): void
+  /**
+   * Run `work` (one of the domain's parsers, a file read): an F2bError it throws becomes an
+   * error at `path`, with the error's message and hint as they are, and undefined is returned.
+   */
+  attempt<T>(path: string, work: () => T): T | undefined
+  /**
+   * node-cron's grammar, for readdb.schedule; undefined leaves the schedule unchecked.
+   * readdb and `f2b-central check` pass `isCronExpression` (cron-expression.ts); add2db does
+   * not, so that it never loads node-cron.
+   */
+  readonly isCronExpression: CronGrammar | undefined
+}
+
+/**
+ * A rule zod does not state: a value checked by the domain's own parser (the one that will
+ * use it, so they never disagree), one key against another, or a warning.
+ */
+export type ConfigRule = (file: ConfigFile, ctx: RuleContext) => void
+
+/** Every rule on a file the schema accepted, in the order their problems are listed. */
+export const configRules: readonly ConfigRule[] = [
+  function databaseUrl({ database }, ctx) {
+    const target = ctx.attempt('database.url', () => parseDatabaseUrl(database.url))
+    if (target?.kind !== 'mysql' || target.password === undefined) return
+    // Still accepted (the old scripts' URLs carry one), but anyone who may read the config reads it.
+    ctx.warn(
+      database.passwordFile === undefined
+        ? { path: 'database.url', message: 'database.url: holds the database password', hint: 'move it to database.passwordFile, a file only its owner can read' }
+        : { path: 'database.url', message: 'database.url: holds a password, which database.passwordFile overrides', hint: 'remove the password from database.url' },
+    )
+  },
+  function tlsOnlyForMysql({ database }, ctx) {
+    if (database.tls === undefined || !database.url.startsWith('sqlite:')) return
+    ctx.error({ path: 'database.tls', message: 'database.tls: TLS settings are only for mysql URLs (database.url is a SQLite file)' })
+  },
+  function tlsVerifiesTheServer({ database }, ctx) {
+    if (database.tls?.rejectUnauthorized !== false) return
+    ctx.warn({
+      path: 'database.tls.rejectUnauthorized',
+      message: 'database.tls.rejectUnauthorized: false accepts any server certificate: encrypted, but open to a man in the middle',
+      hint: 'for testing only; give database.tls.ca instead',
+    })
+  },
+  function hostName({ host }, ctx) {
+    ctx.attempt('host.name', () => parseHostName(host.name, 'host.name'))
+  },
+  function sharedJail({ fail2ban }, ctx) {
+    ctx.attempt('fail2ban.sharedJail', () => parseJail(fail2ban.sharedJail))
+  },
+  function allowlist(file, ctx) {
+    file.allowlist.forEach((n, i) => ctx.attempt(`allowlist.${i}`, () => parseNetwork(n, `allowlist[${i}]`)))
+  },
+  function readdbSchedule({ readdb }, ctx) {
+    if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return
+    ctx.error({
+      path: 'readdb.schedule',
+      message: `readdb.schedule: ${JSON.stringify(readdb.schedule)} is not a valid cron expression`,
+      hint: 'e.g. "*/5 * * * * *" for every 5 seconds',
+    })
+  },
+]

@@ -48,7 +48,14 @@ export function parseDatabaseUrl(url: string, key = 'database.url'): DatabaseTar
   if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
     throw new ConfigError(`${key}: unsupported scheme "${u.protocol}"; expected mysql: or sqlite:`)
   }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''))
+  const decode = (part: string, what: string): string => {
+    try {
+      return decodeURIComponent(part)
+    } catch {
+      throw new ConfigError(`${key}: the ${what} has a malformed %-escape; write a literal % as %25`)
+    }
+  }
+  const database = decode(u.pathname.replace(/^\//, ''), 'database name')
   if (!u.hostname || !u.username || !database) {
     throw new ConfigError(`${key}: expected mysql://user@host:3306/database (user, host and database are required)`)
   }
@@ -56,8 +63,8 @@ export function parseDatabaseUrl(url: string, key = 'database.url'): DatabaseTar
     kind: 'mysql',
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
+    user: decode(u.username, 'user'),
     database,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
+    password: u.password ? decode(u.password, 'password') : undefined,
   }
 }

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { parseIp } from '../ban/ip-address.js'
 import { parseHostName, parseJail, parsePort, parseProtocol } from '../ban/names.js'
 import { parseDatabaseUrl, type DatabaseTarget } from '../config/database-url.js'
+import { readPasswordFile } from '../config/secret-file.js'
 import { asDatabaseError } from '../db/database-error.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { openDatabase } from '../db/open-database.js'
@@ -62,14 +62,7 @@ export function parseLegacyUrl(url: string, field = '--from'): LegacyTarget {
 
 /** Open the old scripts' database, the password read from `passwordFile` so it stays off the command line. */
 export async function openLegacySource(target: LegacyTarget, passwordFile: string | undefined, timeoutMs: number): Promise<CentralDb> {
-  let password = target.password
-  if (passwordFile !== undefined) {
-    try {
-      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '')
-    } catch (err) {
-      throw new F2bError(`cannot read password file ${passwordFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
-    }
-  }
+  const password = passwordFile === undefined ? target.password : readPasswordFile(passwordFile, 'password file')
   return openDatabase({ ...target, password }, { timeoutMs, connectionLimit: 1 })
 }
 

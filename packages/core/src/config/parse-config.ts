@@ -1,0 +1,160 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import type { $ZodIssue } from 'zod/v4/core'
+import { NetworkSet, parseNetwork } from '../ban/network.js'
+import { ConfigError, F2bError } from '../errors.js'
+import { ownAddresses } from '../own-addresses.js'
+import { configFileSchema, configRules, type Config, type ConfigFile, type ConfigIssue, type CronGrammar, type RuleContext } from './config-schema.js'
+import { parseDatabaseUrl, type DatabaseTarget, type MysqlTls } from './database-url.js'
+import { readPasswordFile, readSecretFile } from './secret-file.js'
+
+export interface ParseConfigOptions {
+  /** The file the text was read from, kept as Config.path (messages do not name it; loadConfig prefixes it). */
+  readonly path: string
+  /** `F2B_CENTRAL_DB_URL` and `F2B_CENTRAL_HOST` override database.url and host.name. Default: no overrides. */
+  readonly env?: NodeJS.ProcessEnv | undefined
+  /** readdb.schedule's grammar (RuleContext.isCronExpression). Default: the schedule is not checked. */
+  readonly isCronExpression?: CronGrammar | undefined
+}
+
+/**
+ * What parseConfig found: a config, or the errors that keep it from being one; warnings
+ * either way. Problems are listed in file order within each step, and a step's problems
+ * hide the next step's: the schema's first, then the rules', then those of the files the
+ * config names (password, TLS).
+ */
+export type ConfigResult =
+  | { readonly config: Config; readonly warnings: readonly ConfigIssue[]; readonly errors: readonly [] }
+  | { readonly config: undefined; readonly warnings: readonly ConfigIssue[]; readonly errors: readonly [ConfigIssue, ...ConfigIssue[]] }
+
+/**
+ * Parse the YAML text of a config file, validate it (configFileSchema, then configRules) and
+ * resolve it: read the password and TLS files it names, add this machine's addresses to the
+ * allowlist. Never throws for a problem with the config or the files it names: every problem
+ * is in the result, each with its key (an exception is a bug).
+ */
+export function parseConfig(text: string, options: ParseConfigOptions): ConfigResult {
+  const errors: ConfigIssue[] = []
+  const warnings: ConfigIssue[] = []
+  const done = (config: Config | undefined): ConfigResult =>
+    config !== undefined && errors.length === 0 ? { config, warnings, errors: [] } : { config: undefined, warnings, errors: errors as [ConfigIssue, ...ConfigIssue[]] }
+
+  let raw: unknown
+  try {
+    raw = parseYaml(text) ?? {}
+  } catch (err) {
+    errors.push({ path: '', message: `not valid YAML: ${(err as Error).message.split('\n')[0]}` })
+    return done(undefined)
+  }
+  const parsed = configFileSchema.safeParse(applyEnvOverrides(raw, options.env ?? {}))
+  if (!parsed.success) {
+    errors.push(...parsed.error.issues.map(schemaIssue))
+    return done(undefined)
+  }
+  const ctx: RuleContext = {
+    error: (issue) => errors.push(issue),
+    warn: (issue) => warnings.push(issue),
+    attempt: (path, work) => {
+      try {
+        return work()
+      } catch (err) {
+        if (!(err instanceof F2bError)) throw err
+        errors.push({ path, message: err.message, hint: err.hint })
+        return undefined
+      }
+    },
+    isCronExpression: options.isCronExpression,
+  }
+  for (const rule of configRules) rule(parsed.data, ctx)
+  if (errors.length > 0) return done(undefined)
+  return done(resolve(options.path, parsed.data, ctx))
+}
+
+/** One ConfigError for all of a result's errors, as loadConfig throws it: `PATH: problem; problem`. */
+export function configError(path: string, errors: readonly ConfigIssue[]): ConfigError {
+  const hints = [...new Set(errors.flatMap((e) => (e.hint === undefined ? [] : [e.hint])))]
+  return new ConfigError(`${path}: ${errors.map((e) => e.message).join('; ')}`, {
+    hint: hints.length > 0 ? hints.join('; ') : 'fix the file; every key is described in README "Configuration"',
+  })
+}
+
+function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw
+  const out = { ...(raw as Record<string, unknown>) }
+  const section = (key: string): Record<string, unknown> => {
+    const v = out[key]
+    const s = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {}
+    out[key] = s
+    return s
+  }
+  if (env.F2B_CENTRAL_DB_URL) section('database').url = env.F2B_CENTRAL_DB_URL
+  if (env.F2B_CENTRAL_HOST) section('host').name = env.F2B_CENTRAL_HOST
+  return out
+}
+
+function schemaIssue(i: $ZodIssue): ConfigIssue {
+  const path = i.path.join('.')
+  return { path, message: `${path || '(top level)'}: ${i.message}` }
+}
+
+/**
+ * Resolve a file every rule accepted. Problems with the files it names go to `ctx`; what is
+ * returned then is incomplete, and parseConfig drops it.
+ */
+function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
+  const { passwordFile, tls } = file.database
+  const password = passwordFile === undefined ? undefined : ctx.attempt('database.passwordFile', () => readPasswordFile(passwordFile, 'database.passwordFile'))
+  // The rules accepted the URL, and tls only with a mysql one.
+  let target: DatabaseTarget = parseDatabaseUrl(file.database.url)
+  if (target.kind === 'mysql' && password !== undefined) target = { ...target, password }
+  if (target.kind === 'mysql' && tls !== undefined) target = { ...target, tls: resolveTls(tls, ctx) }
+  const { timeoutSeconds, ...fail2ban } = file.fail2ban
+  return {
+    path,
+    database: { target, timeoutMs: file.database.timeoutSeconds * 1000 },
+    host: file.host,
+    fail2ban: { ...fail2ban, database: fail2ban.database, timeoutMs: timeoutSeconds * 1000 },
+    bans: { ...file.bans, defaultBantime: file.bans.defaultBantime < 0 ? -1 : file.bans.defaultBantime },
+    // The rules accepted every entry.
+    allowlist: new NetworkSet([...file.allowlist.map((n) => parseNetwork(n)), ...(file.host.allowOwnAddresses ? ownAddresses() : [])]),
+    spool: file.spool,
+    readdb: file.readdb,
+  }
+}
+
+/**
+ * Read `database.tls`'s files now, so a missing, unreadable or malformed one is a config error
+ * naming its key (not a TLS failure at the first ban), and check that the key fits the cert.
+ */
+function resolveTls(tls: NonNullable<ConfigFile['database']['tls']>, ctx: RuleContext): MysqlTls {
+  const pem = <T>(key: 'ca' | 'cert' | 'key', file: string | undefined, parse: (text: string) => T, what: string) =>
+    file === undefined ? undefined : ctx.attempt(`database.tls.${key}`, () => readPem(key, file, parse, what))
+  const ca = pem('ca', tls.ca, (t) => new X509Certificate(t), 'a PEM certificate (bundle)')
+  const cert = pem('cert', tls.cert, (t) => new X509Certificate(t), 'a PEM certificate')
+  const key = pem('key', tls.key, (t) => createPrivateKey(t), 'an unencrypted PEM private key')
+  if (cert !== undefined && key !== undefined && !cert.parsed.checkPrivateKey(key.parsed)) {
+    ctx.error({ path: 'database.tls.key', message: `database.tls.key: ${tls.key} is not the key of the certificate in database.tls.cert (${tls.cert})` })
+  }
+  return { ca: ca?.text, cert: cert?.text, key: key?.text, rejectUnauthorized: tls.rejectUnauthorized, serverName: tls.serverName }
+}
+
+/** A PEM file of database.tls, read (the private key as a secret) and parsed. */
+function readPem<T>(key: 'ca' | 'cert' | 'key', file: string, parse: (text: string) => T, what: string): { text: string; parsed: T } {
+  let text: string
+  if (key === 'key') {
+    // The private key is a secret like the password: only its owner may read it.
+    text = readSecretFile(file, 'database.tls.key')
+  } else {
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError(`database.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+  }
+  try {
+    return { text, parsed: parse(text) }
+  } catch {
+    throw new ConfigError(`database.tls.${key}: ${file} is not ${what}`)
+  }
+}
