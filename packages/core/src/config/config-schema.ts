@@ -58,6 +58,12 @@ export const configFileSchema = z.strictObject({
       allowOwnAddresses: z._default(z.boolean(), true),
       /** Register this machine's addresses with the fleet, and never report or apply a ban of any registered host's. */
       allowFleetAddresses: z._default(z.boolean(), true),
+      /**
+       * Infrastructure this host never reports or applies a ban of, whatever a report or a
+       * database row says: the bastion, monitoring, a DNS resolver. The database server's own
+       * addresses (from database.url) are always added.
+       */
+      neverBan: z._default(z.array(z.string()), []),
     }),
     {},
   ),
@@ -92,8 +98,8 @@ export const configFileSchema = z.strictObject({
         ),
         86400,
       ),
-      /** Flood guard: most bans one host may report in a minute; past it add2db refuses them. */
-      maxPerMinute: z._default(z.number().check(z.int(), z.minimum(1)), 120),
+      /** No longer read: the flood limit is the fleet's, kept in the database (`f2b-central bans limit`). */
+      maxPerMinute: z.optional(z.number()),
     }),
     {},
   ),
@@ -143,6 +149,8 @@ export interface Config {
   readonly bans: Readonly<ConfigFile['bans']>
   /** The config's local allowlist, plus this machine's own addresses unless host.allowOwnAddresses is false. */
   readonly allowlist: NetworkSet
+  /** host.neverBan as a set; the database server's addresses are added where the database is opened. */
+  readonly neverBan: NetworkSet
   readonly spool: Readonly<ConfigFile['spool']>
   readonly readdb: Readonly<ConfigFile['readdb']>
 }
@@ -220,6 +228,17 @@ export const configRules: readonly ConfigRule[] = [
   },
   function allowlist(file, ctx) {
     file.allowlist.forEach((n, i) => ctx.attempt(`allowlist.${i}`, () => parseNetwork(n, `allowlist[${i}]`)))
+  },
+  function neverBan({ host }, ctx) {
+    host.neverBan.forEach((n, i) => ctx.attempt(`host.neverBan.${i}`, () => parseNetwork(n, `host.neverBan[${i}]`)))
+  },
+  function floodLimitMoved({ bans }, ctx) {
+    if (bans.maxPerMinute === undefined) return
+    ctx.warn({
+      path: 'bans.maxPerMinute',
+      message: 'bans.maxPerMinute: no longer used: the flood limit is the fleet\'s, kept in the database where a host cannot change it',
+      hint: 'remove it; an operator sets the limit with `f2b-central bans limit N`',
+    })
   },
   function readdbSchedule({ readdb }, ctx) {
     if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return

@@ -118,6 +118,7 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
     bans: { ...file.bans, defaultBantime: file.bans.defaultBantime < 0 ? -1 : file.bans.defaultBantime },
     // The rules accepted every entry.
     allowlist: new NetworkSet([...file.allowlist.map((n) => parseNetwork(n)), ...(file.host.allowOwnAddresses ? ownAddresses() : [])]),
+    neverBan: new NetworkSet(file.host.neverBan.map((n) => parseNetwork(n))),
     spool: file.spool,
     readdb: file.readdb,
   }

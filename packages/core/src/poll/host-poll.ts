@@ -6,6 +6,7 @@ import { assertSchemaCurrent } from '../db/schema-version.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
+import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
 import { shipSpool } from '../report/ship-spool.js'
@@ -36,12 +37,16 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const unban = sharedJailUnban(config)
   const state: PollState = {}
   let schemaChecked = false
+  let infrastructure: { value: Infrastructure; at: number } | undefined
   return async () => {
     try {
       if (!schemaChecked) {
         await assertSchemaCurrent(central)
         schemaChecked = true
       }
+      // Re-resolved now and then: the database server's name may move to another address.
+      if (!infrastructure || Date.now() - infrastructure.at > INFRASTRUCTURE_TTL_MS) infrastructure = { value: await resolveInfrastructure(config), at: Date.now() }
+      const infra = infrastructure.value
       const shipped = await shipSpool(central, config.spool.dir)
       const result = await pollOnce({
         central,
@@ -51,7 +56,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         sharedLog: config.fail2ban.sharedLog,
         recentBanFraction: config.fail2ban.recentBanFraction,
         batchSize: config.readdb.batchSize,
-        localAllowlist: config.allowlist,
+        localAllowlist: { has: (ip) => config.allowlist.has(ip) || infra.has(ip) },
         fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
         unban,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
@@ -63,6 +68,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
     }
   }
 }
+
+const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
 
 // Many addresses per call: fail2ban-client takes them all at once.
 function sharedJailUnban(config: Config): (ips: readonly string[]) => Promise<void> {

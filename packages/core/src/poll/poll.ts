@@ -1,4 +1,5 @@
 import { isCanonicalIp } from '../ban/ip-address.js'
+import { stillBanned } from '../db/queries/active-addresses.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.js'
 import { fetchBansAfterCursor, fetchRetries, type PendingBan } from '../db/queries/pending.js'
@@ -11,7 +12,7 @@ import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { BanStatus } from '../schema/ban-status.js'
 import { appendLines } from '../fail2ban/shared-log.js'
 import { decide, type DecideInput, type Decision } from './decide.js'
-import type { Network, NetworkSet } from '../ban/network.js'
+import type { Network } from '../ban/network.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
 
 export interface PollOptions {
@@ -25,7 +26,7 @@ export interface PollOptions {
   /** Clock for log-line times and local remaining ban time; injectable for tests. */
   readonly now?: () => Date
   /** The config's own allowlist, on top of the central one. */
-  readonly localAllowlist?: NetworkSet
+  readonly localAllowlist?: { has(ip: string): boolean }
   /** Takes addresses out of the shared jail (fail2ban-client `set JAIL unbanip …`). */
   readonly unban?: (ips: readonly string[]) => Promise<void>
   /** Carried from poll to poll by a daemon: the central allowlist is re-read only when it changed. */
@@ -167,8 +168,12 @@ async function applyBatch(
   return maxSeq
 }
 
-async function unbanLocally(options: PollOptions, ips: string[], decisions: Decision[]): Promise<Decision[]> {
-  if (ips.length === 0 || !options.unban) return decisions
+async function unbanLocally(options: PollOptions, candidates: string[], decisions: Decision[]): Promise<Decision[]> {
+  if (candidates.length === 0 || !options.unban) return decisions
+  // The revoked ban is over (4), but the address stays banned here while another ban of it is in force.
+  const keep = await stillBanned(options.central, candidates)
+  const ips = candidates.filter((ip) => !keep.has(ip))
+  if (ips.length === 0) return decisions
   try {
     await options.unban(ips)
     return decisions

@@ -7,6 +7,7 @@ import { describeTarget, openDatabase } from '../db/open-database.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { storeReport } from '../db/queries/bans.js'
 import { withDeadline } from '../deadline.js'
+import { resolveInfrastructure } from '../infrastructure.js'
 import { describeError, F2bError } from '../errors.js'
 import { readMachineId } from '../machine-id.js'
 import { shipSpool } from './ship-spool.js'
@@ -15,7 +16,7 @@ import { newReportKey, spoolBan } from './spool.js'
 /** What became of a reported ban. */
 export type ReportOutcome =
   | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number }
-  | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' }
+  | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' | 'infrastructure: host.neverBan or the database server' }
   | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
 
 /**
@@ -27,6 +28,9 @@ export type ReportOutcome =
  */
 export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
   if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
+  if (config.neverBan.has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
+  // Looked up while the database connects: a name in database.url costs no extra wait.
+  const infrastructure = resolveInfrastructure(config)
   const { key, reportedAt } = report
   const where = describeTarget(config.database.target)
   let central: CentralDb | undefined
@@ -34,6 +38,7 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
     const db = central
     const work = (async (): Promise<ReportOutcome> => {
+      if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
       const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })

@@ -26,3 +26,23 @@ export async function selectActiveAddresses(central: CentralDb): Promise<ActiveA
     .execute()
   return rows.map((r) => ({ ip: r.ip, expiresAt: r.expires_at === null ? null : String(r.expires_at), permanent: Number(r.permanent) === 1 }))
 }
+
+/**
+ * Which of `ips` an active, unheld ban still names: an unban that ends one ban must not take
+ * an address out of a jail while another ban of it is still in force.
+ */
+export async function stillBanned(central: CentralDb, ips: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>()
+  const { db, adapter } = central
+  for (let i = 0; i < ips.length; i += 500) {
+    const rows = await db
+      .selectFrom('bans as b')
+      .select('b.ip')
+      .where('b.ip', 'in', ips.slice(i, i + 500))
+      .where(isActiveBan(adapter))
+      .where((eb) => eb.not(isHeld()))
+      .execute()
+    for (const r of rows) found.add(r.ip)
+  }
+  return found
+}

@@ -1,0 +1,43 @@
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import { parseIp } from './ban/ip-address.js'
+import type { Config } from './config/config-schema.js'
+
+/** Addresses the fleet must never ban, and why: a ban of one would cut hosts off what runs the fleet. */
+export interface Infrastructure {
+  has(ip: string): boolean
+  /** A name that could not be resolved (its addresses are then unknown and not protected). */
+  readonly unresolved: readonly string[]
+}
+
+/**
+ * This host's infrastructure: `host.neverBan`, plus every address the database server's name
+ * in database.url resolves to (a ban of the database server would cut every host off the
+ * database, and an operator's unban could then no longer reach them). An address in the URL
+ * is taken as is; a name is looked up (getaddrinfo: /etc/hosts, then DNS).
+ */
+export async function resolveInfrastructure(config: Config): Promise<Infrastructure> {
+  const extra = new Set<string>()
+  const unresolved: string[] = []
+  const target = config.database.target
+  if (target.kind === 'mysql') {
+    if (isIP(target.host) !== 0) extra.add(canonical(target.host))
+    else {
+      try {
+        for (const a of await lookup(target.host, { all: true })) extra.add(canonical(a.address))
+      } catch {
+        unresolved.push(target.host)
+      }
+    }
+  }
+  return { has: (ip) => extra.has(ip) || config.neverBan.has(ip), unresolved }
+}
+
+// The form bans are stored in; an address that can never be banned anyway (loopback) is kept as given.
+function canonical(address: string): string {
+  try {
+    return parseIp(address).text
+  } catch {
+    return address.toLowerCase()
+  }
+}
