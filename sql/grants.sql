@@ -1,24 +1,21 @@
--- f2b-central: database accounts (MySQL 8 / MariaDB 10.6+).
+-- f2b-central: the operator account (MySQL 8 / MariaDB 10.6+).
 --
--- Replace before running:  f2b_central  the database,  10.0.0.%  where hosts connect from,
--- and the passwords. Run as an administrator, AFTER `f2b-central migrate` (column grants
--- need the tables). Re-run it after a migration that adds tables.
+-- Replace before running:  f2b_central  the database, and the password. Run as an
+-- administrator. The operator runs `f2b-central migrate` (which installs the host routines,
+-- so it needs CREATE ROUTINE), unban, allow, expire, purge, import and `hosts add`. Keep it off
+-- the hosts.
 --
---   sed -e 's/f2b_central/mydb/g' -e 's/10\.0\.0\.%/192.168.1.%/g' sql/grants.sql | mysql
+--   sed -e 's/f2b_central/mydb/g' sql/grants.sql | mysql
 --
--- Operator: migrations, unban, allowlist, expire, purge, import. Keep it off the hosts.
+-- Hosts do NOT share an account. Each host gets its own, bound to its host row, made by the
+-- operator with:
+--
+--   f2b-central hosts add web-1.example.org --from 10.0.0.% --password-file /root/web-1.pw
+--
+-- which grants it SELECT and EXECUTE on the host routines only (no INSERT, UPDATE or DELETE
+-- anywhere): README "One host, one identity".
 CREATE USER IF NOT EXISTS 'f2b_operator'@'localhost' IDENTIFIED BY 'change-me-operator';
-GRANT ALL PRIVILEGES ON f2b_central.* TO 'f2b_operator'@'localhost';
-
--- Host: what add2db and readdb need and nothing more. No DELETE anywhere, no DDL, no write
--- to the allowlist, and UPDATE only on the columns a host writes: it cannot rewrite a ban's
--- address, rename a host or unban. Add REQUIRE SSL when the database is reached over a network.
-CREATE USER IF NOT EXISTS 'f2b_host'@'10.0.0.%' IDENTIFIED BY 'change-me-host';
-GRANT SELECT ON f2b_central.* TO 'f2b_host'@'10.0.0.%';
-GRANT INSERT, UPDATE (last_seen, machine_id, cursor_seq, refused_bans, swept_until) ON f2b_central.hosts TO 'f2b_host'@'10.0.0.%';
-GRANT INSERT, UPDATE (seq) ON f2b_central.bans TO 'f2b_host'@'10.0.0.%';
-GRANT INSERT, UPDATE (status, error, updated_at) ON f2b_central.ban_status TO 'f2b_host'@'10.0.0.%';
-GRANT UPDATE (value) ON f2b_central.ban_sequence TO 'f2b_host'@'10.0.0.%';
--- A host registers its own addresses (never banned by the fleet) and tells pollers to reload.
-GRANT INSERT ON f2b_central.host_addresses TO 'f2b_host'@'10.0.0.%';
-GRANT UPDATE (version) ON f2b_central.allowlist_version TO 'f2b_host'@'10.0.0.%';
+-- WITH GRANT OPTION: `hosts add` grants each host account its SELECT and EXECUTE rights;
+-- CREATE USER: it creates those accounts.
+GRANT ALL PRIVILEGES ON f2b_central.* TO 'f2b_operator'@'localhost' WITH GRANT OPTION;
+GRANT CREATE USER ON *.* TO 'f2b_operator'@'localhost';

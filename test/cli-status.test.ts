@@ -33,6 +33,8 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     await seedStatus(central, b1, w2, BanStatus.Error, { updated: -2 * DAY, error: 'old' })
     await seedStatus(central, b1, w3, BanStatus.Pending)
     await seedStatus(central, b3, w3, BanStatus.Error, { updated: -MINUTE, error: 'cannot append to shared log' })
+    // As the pollers' stamping left it: the last stamp handed out is 3.
+    await central.db.updateTable('ban_sequence').set({ value: 3 }).where('id', '=', 1).execute()
   })
   afterAll(async () => {
     await central?.close()
@@ -47,8 +49,9 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     expect(lines[0]).toMatch(/^HOST +LAST SEEN +PENDING +OLDEST PENDING +ERRORS 24H +STATE$/)
     expect(lines[1]).toMatch(/^web-1 +\ds ago +0 +- +0 +ok$/)
     expect(lines[2]).toMatch(/^web-2 +(59m|1h) ago +3 +5m +0 +STALE$/)
-    expect(lines[3]).toMatch(/^web-3 +3\ds ago +3 +10m +1 +ERRORS$/)
-    expect(lines[4]).toBe('3 hosts: 1 stale (not seen for more than 5m), 1 with errors in the last day')
+    // Seen 30 s ago, yet a ban has waited 10 minutes for it: alive but not applying.
+    expect(lines[3]).toMatch(/^web-3 +3\ds ago +3 +10m +1 +STUCK,ERRORS$/)
+    expect(lines[4]).toBe('3 hosts: 1 stale (not seen for more than 5m), 1 with errors in the last day, 1 stuck')
   })
 
   it('--json gives the same per host, with ages in seconds', async () => {
@@ -73,7 +76,19 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     await central.db.updateTable('ban_status').set({ status: BanStatus.Added, error: null, updated_at: at(0) }).where('status', '=', BanStatus.Error).where('host_id', '=', ids['web-3']!).execute()
     const healthy = await status('--stale-after', '2h')
     expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0)
-    expect(healthy.stdout).toMatch(/3 hosts: 0 stale \(not seen for more than 2h\), 0 with errors in the last day\n$/)
+    expect(healthy.stdout).toMatch(/3 hosts: 0 stale \(not seen for more than 2h\), 0 with errors in the last day, 0 stuck\n$/)
+  })
+
+  it('a cursor ahead of the sequence is never ok: the host would skip every ban stamped until it catches up', async () => {
+    await central.db.updateTable('hosts').set({ cursor_seq: 1_000_000 }).where('id', '=', ids['web-1']!).execute()
+    try {
+      const r = await status('--stale-after', '2h')
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/\nweb-1 +\S+ ago +0 +- +0 +STUCK\n/)
+      expect(JSON.parse((await status('--stale-after', '2h', '--json')).stdout).hosts[0]).toMatchObject({ name: 'web-1', cursorAhead: true, pending: 0 })
+    } finally {
+      await central.db.updateTable('hosts').set({ cursor_seq: 3 }).where('id', '=', ids['web-1']!).execute()
+    }
   })
 })
 

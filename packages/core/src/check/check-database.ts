@@ -5,18 +5,41 @@ import { describeTarget, openDatabase } from '../db/open-database.js'
 import { withDeadline } from '../deadline.js'
 import { F2bError } from '../errors.js'
 import { fail, ok, type CheckResult } from './check-result.js'
+import type { CentralDb } from '../db/db-adapter.js'
+import { hostOfAccount } from '../db/queries/host-accounts.js'
+
+type Identity = { kind: 'no accounts' } | { kind: 'bound'; account: string } | { kind: 'unbound'; account: string } | { kind: 'other host'; account: string; host: string }
+
+/** Which host, if any, the session's account is bound to (MySQL/MariaDB; SQLite has no accounts). */
+async function accountIdentity(central: CentralDb, expected?: string): Promise<Identity> {
+  const admin = central.adapter.accounts
+  if (!admin) return { kind: 'no accounts' }
+  const account = await admin.sessionAccount(central.db)
+  const host = await hostOfAccount(central.db, account)
+  if (host === undefined) return { kind: 'unbound', account }
+  return expected === undefined || host === expected ? { kind: 'bound', account } : { kind: 'other host', account, host }
+}
 
 /** The database answers within the configured deadline and has exactly this build's schema. */
 export async function checkDatabase(config: Config): Promise<CheckResult> {
   const where = describeTarget(config.database.target)
   try {
     const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
+    let identity: Identity
     try {
       await withDeadline(assertSchemaCurrent(central), config.database.timeoutMs, `database ${where}`)
+      identity = await withDeadline(accountIdentity(central, config.host.name), config.database.timeoutMs, `database ${where}`)
     } finally {
       void central.close().catch(() => undefined)
     }
-    return ok('database', `${where} reachable, schema up to date`)
+    if (identity.kind === 'other host') {
+      return fail('database', `account ${identity.account} speaks for host ${identity.host}, not ${config.host.name}: every write would be refused`, 'set host.name to the host this account was made for, or use that host\'s account')
+    }
+    const warning =
+      identity.kind === 'unbound'
+        ? `; warning: account ${identity.account} is not bound to a host, so it can write for any host (run \`f2b-central hosts add ${config.host.name} --password-file FILE\` with the operator account, and use that account here)`
+        : ''
+    return ok('database', `${where} reachable, schema up to date${identity.kind === 'bound' ? `, account ${identity.account} speaks for this host` : ''}${warning}`)
   } catch (err) {
     const known = asDatabaseError(err, `database ${where}`)
     if (!(known instanceof F2bError)) throw known

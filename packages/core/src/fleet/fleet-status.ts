@@ -1,6 +1,7 @@
 import type { CentralDb } from '../db/db-adapter.js'
 import { readDatabaseNow } from '../db/queries/clock.js'
-import { countPendingByHost, countRecentErrorsByHost, listHosts } from '../db/queries/host-health.js'
+import { listHeldBans, type HeldBans } from '../db/queries/held-bans.js'
+import { countPendingByHost, countRecentErrorsByHost, listHosts, readSequence } from '../db/queries/host-health.js'
 import { fromDbTime } from '../time/db-time.js'
 
 /** One host's health as `f2b-central status` shows it. Times are ISO 8601 UTC. */
@@ -18,6 +19,13 @@ export interface HostHealth {
   readonly errorsLastDay: number
   /** Not seen for longer than the stale threshold. */
   readonly stale: boolean
+  /**
+   * Its cursor is past the last stamp handed out: it would skip every ban stamped until the
+   * sequence catches up (a cursor or sequence written by hand; the host routines forbid it).
+   */
+  readonly cursorAhead: boolean
+  /** Seen recently, yet a ban has waited for it longer than the stale threshold: alive, but not applying. */
+  readonly stalled: boolean
 }
 
 export interface FleetStatus {
@@ -27,7 +35,11 @@ export interface FleetStatus {
   readonly hosts: readonly HostHealth[]
   readonly staleHosts: number
   readonly hostsWithErrors: number
-  /** No host stale and no host with errors in the last day. */
+  /** Hosts whose cursor is ahead of the sequence, or that are stalled. */
+  readonly stuckHosts: number
+  /** Bans held past their reporter's flood limit, waiting for an operator (`bans release` / `bans drop`). */
+  readonly held: readonly HeldBans[]
+  /** No host stale, stuck or with errors in the last day. Held bans alone do not make it unhealthy: they are stored, and listed. */
   readonly healthy: boolean
 }
 
@@ -59,6 +71,8 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
     pending.set(r.hostId, t)
   }
   const errorCount = await countRecentErrorsByHost(central, DAY)
+  const sequence = await readSequence(central)
+  const held = (await listHeldBans(central)).map((h) => ({ ...h, since: fromDbTime(h.since).toISOString(), newest: fromDbTime(h.newest).toISOString() }))
   const ageOf = (text: string) => Math.max(0, (now.getTime() - fromDbTime(text).getTime()) / 1000)
 
   const health = hosts.map((h): HostHealth => {
@@ -73,16 +87,21 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
       oldestPendingSeconds: p.oldest === null ? null : ageOf(p.oldest),
       errorsLastDay: errorCount.get(h.id) ?? 0,
       stale: secondsSinceSeen > options.staleAfterSeconds,
+      cursorAhead: h.cursorSeq > sequence,
+      stalled: secondsSinceSeen <= options.staleAfterSeconds && p.oldest !== null && ageOf(p.oldest) > options.staleAfterSeconds,
     }
   })
   const staleHosts = health.filter((h) => h.stale).length
   const hostsWithErrors = health.filter((h) => h.errorsLastDay > 0).length
+  const stuckHosts = health.filter((h) => h.cursorAhead || h.stalled).length
   return {
     now: now.toISOString(),
     staleAfterSeconds: options.staleAfterSeconds,
     hosts: health,
     staleHosts,
     hostsWithErrors,
-    healthy: staleHosts === 0 && hostsWithErrors === 0,
+    stuckHosts,
+    held,
+    healthy: staleHosts === 0 && hostsWithErrors === 0 && stuckHosts === 0,
   }
 }

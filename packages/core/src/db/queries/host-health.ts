@@ -9,9 +9,15 @@ export interface HostTally {
 }
 
 /** Every registered host, by name. */
-export async function listHosts(central: CentralDb): Promise<{ id: number; name: string; lastSeen: string }[]> {
-  const rows = await central.db.selectFrom('hosts').select(['id', 'name', 'last_seen']).orderBy('name').execute()
-  return rows.map((h) => ({ id: Number(h.id), name: h.name, lastSeen: String(h.last_seen) }))
+export async function listHosts(central: CentralDb): Promise<{ id: number; name: string; lastSeen: string; cursorSeq: number }[]> {
+  const rows = await central.db.selectFrom('hosts').select(['id', 'name', 'last_seen', 'cursor_seq']).orderBy('name').execute()
+  return rows.map((h) => ({ id: Number(h.id), name: h.name, lastSeen: String(h.last_seen), cursorSeq: Number(h.cursor_seq) }))
+}
+
+/** The last commit-order stamp handed out. */
+export async function readSequence(central: CentralDb): Promise<number> {
+  const row = await central.db.selectFrom('ban_sequence').select('value').where('id', '=', 1).executeTakeFirstOrThrow()
+  return Number(row.value)
 }
 
 /**
