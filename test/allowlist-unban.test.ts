@@ -148,6 +148,22 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-2').executeTakeFirstOrThrow()).status).toBe(BanStatus.Added)
   })
 
+  it('host.neverBan: never reported by add2db (exit 0, says why), never applied by readdb (6)', async () => {
+    const guarded = writeHostConfig({ dir: tdb.dir, name: 'web-g', dbUrl: tdb.url, extra: { host: { name: 'web-g', neverBan: ['198.51.100.53', '2001:db8:53::/48'] } } })
+    const r = await runProgram(BIN.add2db, ['--config', guarded, '--jail', 'sshd', '--ip', '198.51.100.53'])
+    expect(r).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.53 is allowlisted (infrastructure: host.neverBan or the database server); not reported\n' })
+    expect(await stored('198.51.100.53')).toBe(0)
+    // A guarded host skips a row naming it, whoever reported it.
+    const f2bDb = join(tdb.dir, 'web-g-fail2ban.sqlite3')
+    createFail2banStateDb(f2bDb)
+    const poller = writeHostConfig({ dir: tdb.dir, name: 'web-g', dbUrl: tdb.url, fail2ban: { database: f2bDb }, extra: { host: { name: 'web-g', neverBan: ['198.51.100.53', '2001:db8:53::/48'] } } })
+    const planted = [await insertBan(central, 'web-2', null, report('198.51.100.53')), await insertBan(central, 'web-2', null, report('2001:db8:53::1'))]
+    expect((await runProgram(BIN.readdb, ['--config', poller])).code).toBe(0)
+    for (const id of planted) {
+      expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'web-g').executeTakeFirstOrThrow()).status).toBe(BanStatus.Allowlisted)
+    }
+  })
+
   it('flood limit: past it a host\'s reports are stored held, never lost; other hosts apply them only once released', async () => {
     expect((await cli('bans', 'limit', '3')).stdout).toMatch(/flood limit: 3 bans a minute per host/)
     try {

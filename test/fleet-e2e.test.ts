@@ -37,6 +37,7 @@ import { appendFileSync, readFileSync, readlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { requirePrograms } from '../scripts/test-machine.mjs'
 import { createTestDatabase, dialects, type DialectName, type TestDatabase } from './setup/dialects.js'
@@ -518,6 +519,17 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     await waitForStatuses(nearly, allAdded, 15_000)
     await servers.c.waitForBan(SHARED, nearly)
     expect(await banCounts('b', recent)).toEqual({ [SHARED]: 1 })
+  })
+
+  it.runIf(useNetns)(`the database server (${DB_V4}, from database.url) is never banned: not reported by add2db, 6 on every host for a row that names it`, async () => {
+    const report = await add2db('a', DB_V4)
+    expect(report.code).toBe(0)
+    expect(report.stderr).toMatch(new RegExp(`^add2db: ${DB_V4.replaceAll('.', '\\.')} is allowlisted \\(infrastructure: host\\.neverBan or the database server\\); not reported`))
+    expect(await central.db.selectFrom('bans').select('id').where('ip', '=', DB_V4).execute()).toEqual([])
+    // A row that names it anyway (another system, an old import): every host skips it.
+    await insertBan(central, 'host-a', null, { ip: DB_V4, jail: 'auth', protocol: 'tcp', port: '0:65535', bantime: 600 })
+    await waitForStatuses(DB_V4, { 'host-a': BanStatus.Added, 'host-b': BanStatus.Allowlisted, 'host-c': BanStatus.Allowlisted })
+    for (const h of ['b', 'c'] as const) expect(await banCounts(h, DB_V4), h).toEqual({})
   })
 
   it(`IPv6: an attack from ${ATTACKER_V6} on A is banned everywhere${firewalls(', and the IPv6 firewalls turn it away')}`, async () => {
