@@ -64,5 +64,5 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
     expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
     expect(spooled()).toHaveLength(0)
     expect(await central.db.selectFrom('bans').select('id').execute()).toHaveLength(unique.length)
-  }, 120_000)
+  }, 300_000)
 })

@@ -31,7 +31,7 @@ describe('parseConfig', () => {
       database: { target: { kind: 'sqlite', path: '/x.sqlite' }, timeoutMs: 5000 },
       host: { name: hostname(), allowOwnAddresses: false, allowFleetAddresses: true },
       fail2ban: { client: ['fail2ban-client'], database: undefined, sharedJail: 'f2b-central-shared', timeoutMs: 10_000, recentBanFraction: 0.4 },
-      bans: { defaultBantime: 86400, maxPerMinute: 120 },
+      bans: { defaultBantime: 86400 },
       spool: { dir: '/var/spool/f2b-central', maxEntries: 10000 },
       readdb: { schedule: '*/5 * * * * *', batchSize: 1000, lockFile: '/run/f2b-central/readdb.lock', maxBackoffSeconds: 60 },
     })
@@ -62,8 +62,14 @@ describe('parseConfig', () => {
   })
 
   it('schema errors come alone: the rules judge only a file the schema accepted', () => {
-    const r = parse('database:\n  url: postgres://x@y/z\nbans:\n  maxPerMinute: 0\n')
-    expect(r.errors.map((e) => e.path)).toEqual(['bans.maxPerMinute'])
+    const r = parse('database:\n  url: postgres://x@y/z\nbans:\n  defaultBantime: 0\n')
+    expect(r.errors.map((e) => e.path)).toEqual(['bans.defaultBantime'])
+  })
+
+  it('bans.maxPerMinute is no longer read: a warning says the limit is the fleet\'s, in the database', () => {
+    const r = parse('database:\n  url: sqlite:/x.sqlite\nbans:\n  maxPerMinute: 120\n')
+    expect(r.errors).toEqual([])
+    expect(r.warnings).toEqual([expect.objectContaining({ path: 'bans.maxPerMinute', hint: expect.stringMatching(/f2b-central bans limit N/) })])
   })
 
   it('keeps a problem\'s hint: a secret other users can read, with the chmod that fixes it', () => {
