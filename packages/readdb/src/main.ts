@@ -17,7 +17,7 @@ async function main(argv: string[]): Promise<ExitCode> {
     return ExitCode.Ok
   }
   const config = loadConfig({ path: args.config })
-  const lock = acquireLock(config.readdb.lockFile)
+  const lock = await acquireLock(config.readdb.lockFile)
   try {
     return await run(config, args.daemon)
   } finally {
