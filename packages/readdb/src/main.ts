@@ -27,7 +27,8 @@ async function main(argv: string[]): Promise<ExitCode> {
 
 async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   const log = createLogger()
-  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs }).catch((err: unknown) => {
+  // No statement of a poll outlives the poll's own deadline, on the server either.
+  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutMs }).catch((err: unknown) => {
     throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
   })
   try {

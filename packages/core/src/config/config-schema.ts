@@ -20,7 +20,7 @@ const fail2banDefaults = {
   unbanAllJails: false,
   endWithFleetBan: true,
 }
-const readdbDefaults = { schedule: '*/5 * * * * *', batchSize: 1000, lockFile: '/run/f2b-central/readdb.lock', maxBackoffSeconds: 60 }
+const readdbDefaults = { schedule: '*/5 * * * * *', batchSize: 1000, lockFile: '/run/f2b-central/readdb.lock', maxBackoffSeconds: 60, pollTimeoutSeconds: 30 }
 
 /**
  * The YAML config file, as written by the admin. Unknown keys are errors, so a typo
@@ -123,6 +123,13 @@ export const configFileSchema = z.strictObject({
       lockFile: z._default(z.string().check(z.minLength(1)), readdbDefaults.lockFile),
       /** Longest pause between retries while the database or fail2ban is unreachable, seconds. */
       maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), readdbDefaults.maxBackoffSeconds),
+      /**
+       * Deadline of one whole poll (shipping the spool included), seconds; also the longest a
+       * statement of readdb's may run on a MySQL server. Past it the poll fails and its
+       * database connections are dropped. A poll that is only slow (a long catch-up) keeps
+       * what it committed, and the next one goes on from there.
+       */
+      pollTimeoutSeconds: z._default(seconds, readdbDefaults.pollTimeoutSeconds),
     }),
     readdbDefaults,
   ),

@@ -31,7 +31,7 @@ export interface Config {
   /** The config's local allowlist, plus this machine's own addresses unless host.allowOwnAddresses is false. */
   readonly allowlist: NetworkSet
   readonly spool: { readonly dir: string; readonly maxEntries: number }
-  readonly readdb: { readonly schedule: string; readonly batchSize: number; readonly lockFile: string; readonly maxBackoffSeconds: number }
+  readonly readdb: { readonly schedule: string; readonly batchSize: number; readonly lockFile: string; readonly maxBackoffSeconds: number; readonly pollTimeoutMs: number }
 }
 
 export interface LoadConfigOptions {
@@ -128,7 +128,13 @@ function resolveConfig(path: string, file: ConfigFile): Config {
     bans: { defaultBantime: file.bans.defaultBantime < 0 ? -1 : file.bans.defaultBantime, maxPerMinute: file.bans.maxPerMinute },
     allowlist: new NetworkSet([...file.allowlist.map((n, i) => parseNetwork(n, `allowlist[${i}]`)), ...(file.host.allowOwnAddresses ? ownAddresses() : [])]),
     spool: file.spool,
-    readdb: file.readdb,
+    readdb: {
+      schedule: file.readdb.schedule,
+      batchSize: file.readdb.batchSize,
+      lockFile: file.readdb.lockFile,
+      maxBackoffSeconds: file.readdb.maxBackoffSeconds,
+      pollTimeoutMs: file.readdb.pollTimeoutSeconds * 1000,
+    },
   }
 }
 

@@ -31,7 +31,7 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
   const where = describeTarget(config.database.target)
   let central: CentralDb | undefined
   try {
-    central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
+    central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.database.timeoutMs, connectionLimit: 1 })
     const db = central
     const work = (async (): Promise<ReportOutcome> => {
       await assertSchemaCurrent(db)
