@@ -33,10 +33,12 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   })
   try {
     const hostPoll = createHostPoll(config, central)
+    const spoolWarning = repeatedWarning(log, 'spool not shipped')
     const poll = async (): Promise<void> => {
       const started = performance.now()
-      const { shipped, result } = await hostPoll()
+      const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
+      spoolWarning(spoolProblem)
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {
@@ -48,6 +50,23 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
     return ExitCode.Ok
   } finally {
     await central.close()
+  }
+}
+
+// A daemon polls every few seconds: the same problem is logged when it first shows, when it
+// changes, and then every ten minutes while it lasts, not at every poll.
+const REPEAT_WARNING_MS = 10 * 60 * 1000
+
+function repeatedWarning(log: Logger, msg: string): (problem: string | undefined) => void {
+  let last: { problem: string; at: number } | undefined
+  return (problem) => {
+    if (problem === undefined) {
+      last = undefined
+      return
+    }
+    if (last?.problem === problem && Date.now() - last.at < REPEAT_WARNING_MS) return
+    last = { problem, at: Date.now() }
+    log.warn({ problem }, msg)
   }
 }
 

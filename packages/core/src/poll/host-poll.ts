@@ -15,6 +15,8 @@ import { pollOnce, type PollResult, type PollState } from './poll.js'
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
   readonly shipped: number
+  /** Why the spool was not (all) shipped; the poll ran all the same. */
+  readonly spoolProblem: string | undefined
   readonly result: PollResult
 }
 
@@ -52,7 +54,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         await assertSchemaCurrent(central)
         schemaChecked = true
       }
-      const shipped = await shipSpool(central, config.spool.dir)
+      const { shipped, problem: spoolProblem } = await shipSpool(central, config.spool.dir)
       deadline.throwIfAborted()
       const result = await pollOnce({
         central,
@@ -68,7 +70,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
       })
-      return { shipped, result }
+      return { shipped, spoolProblem, result }
     } catch (err) {
       throw asDatabaseError(err, where)
     }

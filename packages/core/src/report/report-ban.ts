@@ -14,7 +14,7 @@ import { newReportKey, spoolBan } from './spool.js'
 
 /** What became of a reported ban. */
 export type ReportOutcome =
-  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number }
+  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number; readonly spoolProblem: string | undefined }
   | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' }
   | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
 
@@ -37,7 +37,8 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
       const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
-      return { kind: 'stored', banId, held, shippedFromSpool: await shipSpool(db, config.spool.dir) }
+      const { shipped, problem } = await shipSpool(db, config.spool.dir)
+      return { kind: 'stored', banId, held, shippedFromSpool: shipped, spoolProblem: problem }
     })()
     return await withDeadline(work, config.database.timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
