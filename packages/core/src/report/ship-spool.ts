@@ -1,6 +1,8 @@
 import { accessSync, constants } from 'node:fs'
+import { join } from 'node:path'
 import type { CentralDb } from '../db/db-adapter.js'
 import { insertBan } from '../db/queries/bans.js'
+import { clearSilence, SILENCE_MARKER } from './database-silence.js'
 import { readSpool, removeSpoolEntry, type SpooledBan } from './spool.js'
 
 /** What shipping the spool did. */
@@ -21,8 +23,15 @@ export interface SpoolShipment {
  * emptied (a directory the caller may not write: readdb under a sandbox that leaves it
  * read-only) is not shipped and comes back as `problem`; nothing is lost, the next run that
  * can write it (any add2db that reaches the database) ships it. Database errors are thrown.
+ * The caller has reached the database, so the note that it was silent goes first.
  */
 export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolShipment> {
+  // The caller has just reached the database: add2db need not skip it any more.
+  try {
+    clearSilence(dir)
+  } catch (err) {
+    return { shipped: 0, problem: `cannot remove ${join(dir, SILENCE_MARKER)}: ${(err as Error).message}; until it goes, add2db spools without trying the database but for a try now and then` }
+  }
   let entries: { readonly path: string; readonly entry: SpooledBan }[]
   try {
     entries = readSpool(dir).flatMap((item) => ('entry' in item ? [item] : []))
