@@ -101,7 +101,7 @@ export async function createBenchDb(dialect: Dialect, label: string, dir: string
 export async function openTracked(db: BenchDb, onQuery?: (sql: string, ms: number) => void, connectionLimit?: number): Promise<CentralDb> {
   const central = await db.open(onQuery, connectionLimit)
   const close = defer(`close connection pool to ${db.name}`, () => central.close())
-  return { db: central.db, adapter: central.adapter, close }
+  return { db: central.db, adapter: central.adapter, close, abort: (reason) => central.abort(reason) }
 }
 
 /**

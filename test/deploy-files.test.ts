@@ -23,6 +23,7 @@ import { accessSync, constants as fsConstants, existsSync, promises as fs, readF
 import os from 'node:os'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import BetterSqlite3 from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configFileSchema } from '@f2b-central/core/config/config-schema'
 import { requirePrograms } from '../scripts/test-machine.mjs'
@@ -140,6 +141,12 @@ function writablePaths(unit: UnitFile): string[] {
   ]
 }
 
+/** The programs a unit's Exec*= lines run, without their prefixes (+, -, @, !, :). */
+function execPrograms(unit: UnitFile): string[] {
+  const service = unit.get('Service') ?? new Map<string, string[]>()
+  return [...service].filter(([k]) => k.startsWith('Exec')).flatMap(([, values]) => values.map((v) => v.replace(/^[-+@!:]+/, '').split(/\s+/)[0]!))
+}
+
 const isInside = (file: string, dir: string) => file === dir || file.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
 
 // ---------------------------------------------------------------------------
@@ -211,12 +218,14 @@ describe('deploy/systemd: what the units say', () => {
     expect(unitValue(daemon, 'Service', 'RestrictAddressFamilies')?.split(/\s+/)).toEqual(expect.arrayContaining(['AF_UNIX', 'AF_INET', 'AF_INET6']))
   })
 
-  it('may write where readdb writes by default: the shared log and the lock file', () => {
+  it('may write where readdb writes by default: the shared log, the lock file and the spool it empties', () => {
     for (const unit of [daemon, once]) {
       const writable = writablePaths(unit)
-      for (const file of [defaults.fail2ban.sharedLog, defaults.readdb.lockFile]) {
-        expect(writable.some((dir) => isInside(path.dirname(file), dir)), `${file} in ${writable.join(' ')}`).toBe(true)
+      for (const dir of [path.dirname(defaults.fail2ban.sharedLog), path.dirname(defaults.readdb.lockFile), defaults.spool.dir]) {
+        expect(writable.some((w) => isInside(dir, w)), `${dir} in ${writable.join(' ')}`).toBe(true)
       }
+      // the spool is made before the sandbox is, so that it can be made writable
+      expect(unit.get('Service')?.get('ExecStartPre')).toContain(`+/bin/mkdir -p -m 0700 ${defaults.spool.dir}`)
       expect(writable).toContain('/run/f2b-central')
       expect(writable.some((dir) => isInside('/run/fail2ban', dir) || isInside('/var/lib/fail2ban', dir))).toBe(false)
     }
@@ -242,9 +251,12 @@ describe('deploy/systemd with systemd-analyze', () => {
     }
     await fs.mkdir(etc(), { recursive: true })
     for (const unit of UNITS) await fs.copyFile(path.join(UNIT_DIR, unit), path.join(etc(), unit))
-    // verify checks that ExecStart's program exists and is executable, inside root.
-    await fs.mkdir(path.join(root, path.dirname(READDB_PATH)), { recursive: true })
-    await fs.writeFile(path.join(root, READDB_PATH), '#!/bin/sh\n', { mode: 0o755 })
+    // verify checks that every Exec*= program exists and is executable, inside root.
+    for (const program of new Set([READDB_PATH, ...UNITS.flatMap((u) => execPrograms(readUnit(u)))])) {
+      if (existsSync(path.join(root, program))) continue
+      await fs.mkdir(path.join(root, path.dirname(program)), { recursive: true })
+      await fs.writeFile(path.join(root, program), '#!/bin/sh\n', { mode: 0o755 })
+    }
   })
 
   afterAll(async () => {
@@ -506,17 +518,26 @@ describe('deploy/logrotate and the sandbox, with fail2ban following the shared l
     const rw = () => path.join(work, 'rw')
     const server = () => servers.sandbox!
 
+    // $1: how many writable directories follow, then the directories, then the command.
     const SANDBOX = `set -e
-rw=$1; shift
-mount --bind "$rw" "$rw"
+n=$1; shift
+rw=
+while [ "$n" -gt 0 ]; do
+  mount --bind "$1" "$1"
+  rw="$rw|$1|"
+  shift; n=$((n - 1))
+done
 for m in $(findmnt -rn -o TARGET | sort -u); do
-  case "$m" in /proc|/proc/*|/dev|/dev/*|/sys|/sys/*|/mnt|/mnt/*|"$rw") continue;; esac
+  case "$m" in /proc|/proc/*|/dev|/dev/*|/sys|/sys/*|/mnt|/mnt/*) continue;; esac
+  case "$rw" in *"|$m|"*) continue;; esac
   mount -o remount,bind,ro "$m" || { echo "sandbox: cannot make $m read-only" >&2; exit 97; }
 done
 exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- "$@"`
 
-    const inSandboxWith = (writable: string, ...argv: string[]) =>
-      run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SANDBOX, 'sandbox', writable, ...argv], { timeoutMs: 30_000 })
+    const inSandboxWith = (writable: string | string[], ...argv: string[]) => {
+      const dirs = typeof writable === 'string' ? [writable] : writable
+      return run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', SANDBOX, 'sandbox', String(dirs.length), ...dirs, ...argv], { timeoutMs: 30_000 })
+    }
     const inSandbox = (...argv: string[]) => inSandboxWith(rw(), ...argv)
 
     beforeAll(() => {
@@ -575,6 +596,87 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
       const denied = await inSandboxWith(elsewhere, process.execPath, BIN.readdb, '--config', viaClient)
       expect(denied.code).toBe(1)
       expect(denied.stderr).toMatch(/read-only file system/i)
+    })
+
+    // Issue 11 point 2: after an outage readdb must empty the spool add2db filled. Each place
+    // readdb writes by default has a stand-in here, writable in the sandbox exactly when the
+    // units make the default place writable.
+    it.runIf(AS_ROOT)(`readdb ships a spooled ban with the units' writable paths, and a spool it may not write is a warning, not a failed poll${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`, async () => {
+      const defaults = configFileSchema.parse({ database: { url: 'sqlite:/var/lib/f2b-central/bans.sqlite' } })
+      const units = path.join(work, 'units')
+      const standIns: [shipped: string, test: string][] = [
+        [path.dirname(defaults.fail2ban.sharedLog), rw()],
+        [path.dirname(defaults.readdb.lockFile), path.join(units, 'run')],
+        [defaults.spool.dir, path.join(units, 'spool')],
+        ['/var/lib/f2b-central', path.join(units, 'lib')],
+      ]
+      for (const [, dir] of standIns) await fs.mkdir(dir, { recursive: true })
+      const unitWritable = [DAEMON, ONCE].map((u) => writablePaths(readUnit(u)))
+      const writableAsShipped = standIns.filter(([shipped]) => unitWritable.every((w) => w.some((dir) => isInside(shipped, dir)))).map(([, dir]) => dir)
+      const spoolDir = path.join(units, 'spool')
+      expect(writableAsShipped).toContain(spoolDir)
+
+      const dbUrl = `sqlite:${path.join(units, 'lib', 'central.sqlite')}`
+      const sharedLog = path.join(rw(), 'shared.log')
+      const config = writeHostConfig({
+        dir: units,
+        name: 'host-s',
+        dbUrl,
+        sharedLog,
+        fail2ban: { client: server().clientArgv(), sharedJail: SHARED_JAIL },
+        extra: { readdb: { lockFile: path.join(units, 'run', 'readdb.lock') }, spool: { dir: spoolDir } },
+      })
+      // host-s's add2db while its database is away (refused at once): the ban goes to the spool
+      const away = path.join(units, 'away')
+      await fs.mkdir(away, { recursive: true })
+      const whileAway = writeHostConfig({ dir: away, name: 'host-s', dbUrl: 'mysql://f2b@127.0.0.1:1/none', extra: { spool: { dir: spoolDir } } })
+      const spool = async (ip: string) => {
+        const r = await runProgram(BIN.add2db, ['--config', whileAway, '--jail', 'sshd', '--ip', ip])
+        expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool/)
+      }
+      const spooled = async () => (await fs.readdir(spoolDir)).filter((n) => n.endsWith('.ban.json'))
+      const reporter = writeHostConfig({ dir: units, name: 'host-r', dbUrl })
+      expect((await runProgram(BIN.cli, ['migrate', '--config', reporter])).code).toBe(0)
+      const report = async (ip: string) => expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])).code).toBe(0)
+      const readdb = async (writable: string[]) => {
+        const r = await inSandboxWith(writable, process.execPath, BIN.readdb, '--config', config)
+        expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
+        return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      }
+      const storedBy = async (ip: string) => {
+        const db = new BetterSqlite3(dbUrl.slice('sqlite:'.length), { readonly: true })
+        try {
+          return (db.prepare('SELECT DISTINCT ban_id, added_by FROM ban_host_status WHERE ip = ?').all(ip) as { ban_id: number; added_by: string }[]).map((r) => r.added_by)
+        } finally {
+          db.close()
+        }
+      }
+
+      // as the units are now: the spooled ban is shipped and its file removed
+      await spool('203.0.113.60')
+      expect(await spooled()).toHaveLength(1)
+      await report('203.0.113.61')
+      const shipping = await readdb(writableAsShipped)
+      expect(shipping).toEqual([expect.objectContaining({ msg: 'shipped spooled bans', shipped: 1 }), expect.objectContaining({ msg: 'poll', added: 1 })])
+      expect(await spooled()).toHaveLength(0)
+      expect(await storedBy('203.0.113.60')).toEqual(['host-s'])
+      await server().waitForBan(SHARED_JAIL, '203.0.113.61')
+
+      // with the spool left read-only (the units before): one warning, and the poll still applies the fleet's bans
+      await spool('203.0.113.62')
+      await report('203.0.113.63')
+      const readOnly = await readdb(writableAsShipped.filter((d) => d !== spoolDir))
+      expect(readOnly).toEqual([
+        expect.objectContaining({ level: 40, msg: 'spool not shipped', problem: expect.stringMatching(/^cannot ship spool .*: read-only file system \(EROFS\); its 1 ban\(s\) stay there/) }),
+        expect.objectContaining({ msg: 'poll', added: 1 }),
+      ])
+      expect(await spooled()).toHaveLength(1)
+      expect(await storedBy('203.0.113.62')).toEqual([])
+      await server().waitForBan(SHARED_JAIL, '203.0.113.63')
+      // and the next run that may write it ships it, once
+      expect((await readdb(writableAsShipped))[0]).toMatchObject({ msg: 'shipped spooled bans', shipped: 1 })
+      expect(await spooled()).toHaveLength(0)
+      expect(await storedBy('203.0.113.62')).toEqual(['host-s'])
     })
   })
 })

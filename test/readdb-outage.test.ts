@@ -1,8 +1,12 @@
 // readdb when the database goes away: one-shot fails with one line; the daemon backs off and
 // recovers by itself. MariaDB is cut off through a TCP proxy rather than stopped, because
 // other test files use the same server concurrently.
+import { sql } from 'kysely'
+import { createConnection } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseDatabaseUrl } from '@f2b-central/core/config/database-url'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { openDatabase } from '@f2b-central/core/db/open-database'
 import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { dialects } from './setup/dialects.js'
@@ -62,4 +66,92 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb through a database o
       child.kill('SIGKILL')
     }
   })
+})
+
+// Issue 11 point 8: a poll has a deadline (readdb.pollTimeoutSeconds), MySQL sessions wait a
+// bounded time for a table lock, and the daemon says when a tick is skipped.
+describe.runIf(dialects().includes('mysql'))('mysql: a poll that cannot finish', () => {
+  const POLL_TIMEOUT_S = 3
+  let host: ProxiedHost
+  let central: CentralDb
+  let proxy: TcpProxy
+  let config: string
+
+  beforeAll(async () => {
+    host = await startProxiedHost('deadline-1', {
+      database: { timeoutSeconds: 1 },
+      readdb: { schedule: '* * * * * *', maxBackoffSeconds: 2, pollTimeoutSeconds: POLL_TIMEOUT_S },
+    })
+    ;({ central, proxy, config } = host)
+  })
+  afterAll(() => host?.close())
+
+  const statusOf = async (id: number) =>
+    Number((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'deadline-1').executeTakeFirst())?.status ?? -1)
+
+  it('sessions get a metadata-lock wait and a statement time limit', async () => {
+    const db = await openDatabase(parseDatabaseUrl(host.tdb.url), { timeoutMs: 2000, statementTimeoutMs: 1500 })
+    try {
+      const { rows } = await sql<{ lockWait: number | string; statement: number | string }>`SELECT @@session.lock_wait_timeout AS lockWait, @@session.max_statement_time AS statement`.execute(db.db)
+      expect(Number(rows[0]?.lockWait)).toBe(2)
+      expect(Number(rows[0]?.statement)).toBe(1.5)
+      const started = performance.now()
+      await expect(sql`SELECT SLEEP(30)`.execute(db.db)).rejects.toThrow(/max_statement_time exceeded/)
+      expect(performance.now() - started).toBeLessThan(10_000)
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('one-shot, with `LOCK TABLES bans WRITE` held by another session: exits 1 within the deadline, one line', async () => {
+    const id = await insertBan(central, 'web-1', null, report('192.0.2.71'))
+    const locker = await createConnection({ uri: host.tdb.url })
+    try {
+      await locker.query('LOCK TABLES bans WRITE')
+      const r = await runProgram(BIN.readdb, ['--config', config], { timeoutMs: 30_000 })
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.ms).toBeLessThan((POLL_TIMEOUT_S + 4) * 1000)
+      expect(r.stderr).toMatch(/^readdb: (poll: not done within 3 s \(readdb\.pollTimeoutSeconds\)|database mysql:\/\/.*Lock wait timeout exceeded)/)
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+      console.info(`readdb with bans locked: exit ${r.code} after ${Math.round(r.ms)} ms: ${r.stderr.trim()}`)
+    } finally {
+      await locker.query('UNLOCK TABLES').catch(() => undefined)
+      await locker.end()
+    }
+    expect(await statusOf(id)).toBe(BanStatus.Pending)
+    expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
+    expect(await statusOf(id)).toBe(BanStatus.Added)
+  }, 60_000)
+
+  it('daemon, the database stops answering mid-poll: the poll fails at its deadline, the skipped tick is logged once, and it recovers', async () => {
+    const { child, output, exited } = startDaemon(config)
+    const lines = () => output().split('\n').filter(Boolean)
+    try {
+      const before = await insertBan(central, 'web-1', null, report('192.0.2.72'))
+      await waitUntil('the first ban to be applied', async () => (await statusOf(before)) === BanStatus.Added, 15_000)
+      const seen = lines().length
+      proxy.freeze()
+      const during = await insertBan(central, 'web-1', null, report('192.0.2.73'))
+      await waitUntil('the stuck poll to fail at its deadline', () => output().includes('not done within 3 s'), (POLL_TIMEOUT_S + 5) * 1000)
+      const since = lines().slice(seen)
+      const failedAt = since.findIndex((l) => l.includes('"msg":"poll failed"'))
+      expect(since[failedAt]).toMatch(/"err":"poll: not done within 3 s \(readdb\.pollTimeoutSeconds\); its database connections were dropped/)
+      // ticks every second, the poll stuck for three: the skipped ticks make one warning
+      const skipped = since.slice(0, failedAt).filter((l) => l.includes('tick skipped: previous poll still running for'))
+      expect(skipped).toHaveLength(1)
+      expect(skipped[0]).toMatch(/"level":40,.*"runningSeconds":[12],.*"msg":"tick skipped: previous poll still running for [12]s"/)
+      // the next attempts fail too (no handshake within database.timeoutSeconds), and the daemon lives on
+      await waitUntil('a second failed poll', () => lines().slice(seen).filter((l) => l.includes('"msg":"poll failed"')).length >= 2, 10_000)
+      expect(child.exitCode).toBeNull()
+      expect(await statusOf(during)).toBe(BanStatus.Pending)
+      proxy.restore()
+      await waitUntil('the ban made while frozen to be applied', async () => (await statusOf(during)) === BanStatus.Added, 20_000)
+      await waitUntil('the recovery to be logged', () => output().includes('"msg":"recovered: polls succeed again"'), 10_000)
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      proxy.restore()
+      child.kill('SIGKILL')
+    }
+  }, 60_000)
 })

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
@@ -113,12 +113,13 @@ describe('readdb takes one lock per host', () => {
   })
   afterAll(async () => tdb?.drop())
 
-  it('a second readdb refuses to run while the daemon holds the lock, and the lock goes with the daemon', async () => {
+  it('a second readdb refuses to run while the daemon holds the lock (exit 3), and the lock goes with the daemon', async () => {
     const { child, output, exited } = startDaemon(config)
     try {
       await waitFor(() => output().includes('"msg":"started"'), 10_000)
+      expect(readFileSync(lockFile, 'utf8')).toBe(`${child.pid}\n`)
       const second = await runProgram(BIN.readdb, ['--config', config])
-      expect(second.code).toBe(1)
+      expect(second.code).toBe(3)
       expect(second.stderr).toBe(`readdb: readdb is already running on this host (pid ${child.pid}, lock file ${lockFile}) (run either the daemon or the cron/timer poll, not both)\n`)
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
@@ -128,11 +129,60 @@ describe('readdb takes one lock per host', () => {
     }
   })
 
-  it('takes over a lock left by a process that no longer exists', async () => {
+  it('two readdb started at the same moment: one runs, the other exits 3', async () => {
     writeFileSync(lockFile, '999999999\n')
+    const both = [startDaemon(config), startDaemon(config)]
+    try {
+      const first = await Promise.race(both.map((d, i) => d.exited.then((code) => ({ i, code }))))
+      expect(first.code).toBe(3)
+      expect(both[first.i]!.output()).toMatch(/^readdb: readdb is already running on this host \(pid \d+, lock file /)
+      const runner = both[1 - first.i]!
+      await waitFor(() => runner.output().includes('"msg":"started"'), 10_000)
+      expect(runner.child.exitCode).toBeNull()
+      expect(readFileSync(lockFile, 'utf8')).toBe(`${runner.child.pid}\n`)
+      runner.child.kill('SIGTERM')
+      expect(await runner.exited).toBe(0)
+    } finally {
+      for (const d of both) d.child.kill('SIGKILL')
+    }
+  })
+
+  it('a readdb killed with -9 leaves its PID in the file, and the next readdb runs at once', async () => {
+    const { child, output, exited } = startDaemon(config)
+    try {
+      await waitFor(() => output().includes('"msg":"started"'), 10_000)
+      child.kill('SIGKILL')
+      await exited
+      expect(readFileSync(lockFile, 'utf8')).toBe(`${child.pid}\n`)
+      const next = await runProgram(BIN.readdb, ['--config', config])
+      expect(next).toMatchObject({ code: 0, stderr: '' })
+      expect(existsSync(lockFile)).toBe(false)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  // A PID in the file decides nothing: a stale one, or one the system reused for another
+  // process (PID 1 is always alive), does not block.
+  it.each(['999999999', '1'])('a lock file that names pid %s does not block', async (pid) => {
+    writeFileSync(lockFile, `${pid}\n`)
     const r = await runProgram(BIN.readdb, ['--config', config])
     expect(r).toMatchObject({ code: 0, stderr: '' })
     expect(existsSync(lockFile)).toBe(false)
+  })
+
+  it('refuses a lock file that is a symlink, and leaves its target alone', async () => {
+    const target = join(tdb.dir, 'not-a-lock.txt')
+    writeFileSync(target, 'precious\n')
+    symlinkSync(target, lockFile)
+    try {
+      const r = await runProgram(BIN.readdb, ['--config', config])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/^readdb: cannot write the lock file .*readdb\.lock: ELOOP/)
+      expect(readFileSync(target, 'utf8')).toBe('precious\n')
+    } finally {
+      unlinkSync(lockFile)
+    }
   })
 })
 

@@ -1,7 +1,7 @@
 // Issue 4: the database is down while fail2ban bans. MariaDB is cut off through a TCP proxy
 // (other test files share the server, so it is not stopped): 200 bans go to the spool, and
 // the first readdb that reaches the database ships each exactly once, with its report time.
-import { copyFileSync, readdirSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
@@ -65,4 +65,98 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
     expect(spooled()).toHaveLength(0)
     expect(await central.db.selectFrom('bans').select('id').execute()).toHaveLength(unique.length)
   }, 300_000)
+})
+
+// Issue 11 point 12: fail2ban runs a jail's actions one after another, so each add2db that
+// waits database.timeoutSeconds for a silent database holds the jail that long. After one
+// has waited in vain, the next ones spool at once, one tries again now and then, and nothing
+// is lost. The proxy accepts connections and never answers: a hung server or a dead network.
+describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database is silent', () => {
+  const TIMEOUT_S = 2
+  const PROBE_MS = 6 * TIMEOUT_S * 1000
+  let host: ProxiedHost
+  let central: CentralDb
+  let proxy: TcpProxy
+  let config: string
+  let spoolDir: string
+  let marker: string
+
+  beforeAll(async () => {
+    host = await startProxiedHost('silent-1', { database: { timeoutSeconds: TIMEOUT_S } })
+    ;({ central, proxy, config } = host)
+    spoolDir = join(host.tdb.dir, 'silent-1-spool')
+    marker = join(spoolDir, '.database-silent')
+  })
+  afterAll(() => host?.close())
+
+  const spooled = () => (existsSync(spoolDir) ? readdirSync(spoolDir).filter((n) => n.endsWith('.ban.json')) : [])
+  const markedAt = () => Date.parse(readFileSync(marker, 'utf8').split('\n')[0]!)
+  const add2db = (ip: string) => runProgram(BIN.add2db, ['--config', config, '--jail', 'sshd', '--ip', ip], { timeoutMs: 20_000 })
+  const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())))
+  const reported: string[] = []
+  const report = async (ip: string) => {
+    reported.push(ip)
+    const r = await add2db(ip)
+    expect(r.code, r.stderr).toBe(0)
+    return r
+  }
+
+  it('the first add2db waits the timeout and leaves a note; the next ones spool at once', async () => {
+    proxy.freeze()
+    const first = await report('198.51.100.201')
+    expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_S * 1000)
+    expect(first.stderr).toMatch(/^add2db: warning: ban kept in the local spool .*no answer within 2 s/)
+    expect(existsSync(marker)).toBe(true)
+    const at = markedAt()
+    const times: number[] = []
+    for (let i = 2; i <= 6; i++) {
+      const r = await report(`198.51.100.${200 + i}`)
+      expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): database mysql:\/\/.* gave no answer within 2 s at .*; spooled without waiting for it again/)
+      times.push(Math.round(r.ms))
+    }
+    console.info(`add2db, database silent: first run ${Math.round(first.ms)} ms, the next ones ${times.join(', ')} ms`)
+    for (const ms of times) expect(ms).toBeLessThan(1000)
+    expect(markedAt()).toBe(at)
+    expect(spooled()).toHaveLength(6)
+  }, 60_000)
+
+  it(`once the note is ${PROBE_MS / 1000} s old one add2db tries again; still silent, the note is renewed`, async () => {
+    await sleepUntil(markedAt() + PROBE_MS + 100)
+    const probe = await report('198.51.100.207')
+    expect(probe.ms).toBeGreaterThanOrEqual(TIMEOUT_S * 1000)
+    expect(Date.now() - markedAt()).toBeLessThan(PROBE_MS)
+    const after = await report('198.51.100.208')
+    expect(after.ms).toBeLessThan(1000)
+    expect(spooled()).toHaveLength(8)
+  }, 60_000)
+
+  it('the database answers again: the next try stores, ships the spool once, and the note goes', async () => {
+    proxy.restore()
+    // until the next try is due, bans still go to the spool at once
+    expect((await report('198.51.100.209')).ms).toBeLessThan(1000)
+    await sleepUntil(markedAt() + PROBE_MS + 100)
+    const stored = await report('198.51.100.210')
+    expect(stored.stderr).toBe('')
+    expect(existsSync(marker)).toBe(false)
+    expect(spooled()).toHaveLength(0)
+    expect((await report('198.51.100.211')).stderr).toBe('')
+
+    const rows = await central.db.selectFrom('bans').select(['ip', 'report_key']).execute()
+    expect(rows.map((b) => b.ip).sort()).toEqual([...reported].sort())
+    expect(new Set(rows.map((b) => b.report_key)).size).toBe(reported.length)
+  }, 60_000)
+
+  it('readdb that reaches the database removes the note too', async () => {
+    proxy.freeze()
+    await report('198.51.100.212')
+    expect(existsSync(marker)).toBe(true)
+    proxy.restore()
+    const r = await runProgram(BIN.readdb, ['--config', config])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/"shipped":1/)
+    expect(existsSync(marker)).toBe(false)
+    const next = await report('198.51.100.213')
+    expect(next.stderr).toBe('')
+    expect(await central.db.selectFrom('bans').select('id').execute()).toHaveLength(reported.length)
+  }, 60_000)
 })

@@ -40,9 +40,9 @@ export interface HostConfigOptions {
 /** Write a host's config.yml, as an admin would, and return its path. */
 export function writeHostConfig(o: HostConfigOptions): string {
   const path = join(o.dir, `${o.name}.yml`)
-  const { readdb, spool, ...rest } = (o.extra ?? {}) as { readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
+  const { database, readdb, spool, ...rest } = (o.extra ?? {}) as { database?: Record<string, unknown>; readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
   const doc = {
-    database: { url: o.dbUrl, timeoutSeconds: 3 },
+    database: { url: o.dbUrl, timeoutSeconds: 3, ...database },
     host: { name: o.name },
     fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...o.fail2ban },
     // Each test host gets its own lock file: the default in /run would make test hosts exclude each other.

@@ -1,12 +1,14 @@
 import { connect, createServer, type Socket } from 'node:net'
 
 /**
- * A TCP proxy the test can cut and restore: the database "goes away and comes back" for one
- * client, without stopping the MariaDB server that other test files are using at the same time.
+ * A TCP proxy the test can cut, freeze and restore: the database "goes away and comes back"
+ * (or stops answering) for one client, without stopping the MariaDB server that other test
+ * files are using at the same time.
  */
 export class TcpProxy {
   readonly port: number
   #open = true
+  #frozen = false
   private readonly sockets = new Set<Socket>()
   readonly #server: ReturnType<typeof createServer>
 
@@ -22,12 +24,19 @@ export class TcpProxy {
         client.destroy()
         return
       }
-      const upstream = connect(targetPort, targetHost)
-      for (const s of [client, upstream]) {
-        proxy.sockets.add(s)
+      const track = (s: Socket) => {
+        proxy?.sockets.add(s)
         s.on('close', () => proxy?.sockets.delete(s))
         s.on('error', () => undefined)
       }
+      track(client)
+      // Frozen: the connection is accepted and then nothing ever comes back.
+      if (proxy.#frozen) {
+        client.pause()
+        return
+      }
+      const upstream = connect(targetPort, targetHost)
+      track(upstream)
       client.pipe(upstream).pipe(client)
       client.on('close', () => upstream.destroy())
       upstream.on('close', () => client.destroy())
@@ -47,7 +56,22 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy()
   }
 
+  /**
+   * Keep every connection open and accept new ones, but pass nothing either way: a database
+   * server that stopped answering, or a network that drops packets without a word.
+   */
+  freeze(): void {
+    this.#frozen = true
+    for (const s of this.sockets) {
+      s.unpipe()
+      s.pause()
+    }
+  }
+
+  /** Back to forwarding; connections held while frozen are dropped (their clients gave up on them). */
   restore(): void {
+    if (this.#frozen) for (const s of this.sockets) s.destroy()
+    this.#frozen = false
     this.#open = true
   }
 

@@ -4,7 +4,7 @@ import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { DatabaseAccessError, describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { newReportIdentity, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
+import { newReportIdentity, noteDatabaseSilent, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
 import { parseAdd2dbArgs, USAGE } from './args.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.
@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<ExitCode> {
       `add2db: warning: ${parsed.ip} stored but held: ${config.host.name} is past the fleet's flood limit; other hosts apply it once an operator runs \`f2b-central bans release --reporter ${config.host.name}\`\n`,
     )
   }
+  if (outcome.kind === 'stored' && outcome.spoolProblem) process.stderr.write(`add2db: warning: ${parsed.ip} stored; ${outcome.spoolProblem}\n`)
   if (outcome.kind === 'spooled') {
     // A database that is down is waited out (exit 0); one that needs an admin (unmigrated,
     // newer schema, account refused, no such database) is an error fail2ban logs as such,
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<ExitCode> {
 function spoolAndExit(config: Config, ban: BanReport, report: ReportIdentity): never {
   try {
     const path = spoolReport(config, ban, report)
+    noteDatabaseSilent(config, `no answer from ${config.database.timeoutMs / 1000} s on, and add2db's last-resort timer fired`)
     exit(ExitCode.Ok, `add2db: warning: ban kept in the local spool (${path}): no answer from the database in time; the next add2db or readdb that reaches the database ships it`)
   } catch (err) {
     exit(ExitCode.Failure, `add2db: gave up: no answer from the database in time, and the spool failed: ${describeError(err)}`)

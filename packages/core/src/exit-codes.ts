@@ -9,5 +9,7 @@ export const ExitCode = {
   Failure: 1,
   /** Invalid argument or input, or wrong usage. Nothing was written. */
   Usage: 2,
+  /** readdb only: another readdb holds this host's lock. Nothing was done. */
+  AlreadyRunning: 3,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]

@@ -10,7 +10,7 @@ export interface ReaddbArgs {
 export const USAGE = `usage: readdb [--config FILE]            one poll, then exit (cron, systemd timer)
        readdb --daemon [--config FILE]   poll on readdb.schedule until SIGTERM/SIGINT
 Applies bans other hosts reported to this host's fail2ban through the shared jail's log,
-and records this host's status for each. Exit: 0 done, 1 failure, 2 usage.`
+and records this host's status for each. Exit: 0 done, 1 failure, 2 usage, 3 another readdb holds this host's lock (readdb.lockFile).`
 
 export function parseReaddbArgs(argv: string[]): ReaddbArgs {
   try {

@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
   // readdb.schedule checked with node-cron's grammar, which the daemon runs it with.
   const config = loadConfig({ path: args.config, isCronExpression })
-  const lock = acquireLock(config.readdb.lockFile)
+  const lock = await acquireLock(config.readdb.lockFile)
   try {
     return await run(config, args.daemon)
   } finally {
@@ -29,15 +29,18 @@ async function main(argv: string[]): Promise<ExitCode> {
 
 async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   const log = createLogger()
-  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs }).catch((err: unknown) => {
+  // No statement of a poll outlives the poll's own deadline, on the server either.
+  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
     throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
   })
   try {
     const hostPoll = createHostPoll(config, central)
+    const spoolWarning = repeatedWarning(log, 'spool not shipped')
     const poll = async (): Promise<void> => {
       const started = performance.now()
-      const { shipped, result } = await hostPoll()
+      const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
+      spoolWarning(spoolProblem)
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {
@@ -49,6 +52,23 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
     return ExitCode.Ok
   } finally {
     await central.close()
+  }
+}
+
+// A daemon polls every few seconds: the same problem is logged when it first shows, when it
+// changes, and then every ten minutes while it lasts, not at every poll.
+const REPEAT_WARNING_MS = 10 * 60 * 1000
+
+function repeatedWarning(log: Logger, msg: string): (problem: string | undefined) => void {
+  let last: { problem: string; at: number } | undefined
+  return (problem) => {
+    if (problem === undefined) {
+      last = undefined
+      return
+    }
+    if (last?.problem === problem && Date.now() - last.at < REPEAT_WARNING_MS) return
+    last = { problem, at: Date.now() }
+    log.warn({ problem }, msg)
   }
 }
 

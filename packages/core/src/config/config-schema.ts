@@ -124,6 +124,13 @@ export const configFileSchema = z.strictObject({
       lockFile: z._default(z.string().check(z.minLength(1)), '/run/f2b-central/readdb.lock'),
       /** Longest pause between retries while the database or fail2ban is unreachable, seconds. */
       maxBackoffSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 60),
+      /**
+       * Deadline of one whole poll (shipping the spool included), seconds; also the longest a
+       * statement of readdb's may run on a MySQL server. Past it the poll fails and its
+       * database connections are dropped. A poll that is only slow (a long catch-up) keeps
+       * what it committed, and the next one goes on from there.
+       */
+      pollTimeoutSeconds: z._default(seconds, 30),
     }),
     {},
   ),

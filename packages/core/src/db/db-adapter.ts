@@ -31,4 +31,11 @@ export interface CentralDb {
   readonly db: Kysely<Database>
   readonly adapter: DbAdapter
   close(): Promise<void>
+  /**
+   * Fail every query in flight now, with `reason`, and drop the connections they run on
+   * (a deadline passed: nothing may keep waiting for the server). Later queries open new
+   * connections. SQLite: nothing to do, its queries run synchronously and wait at most its
+   * busy timeout.
+   */
+  abort(reason: Error): void
 }

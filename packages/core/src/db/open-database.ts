@@ -4,6 +4,8 @@ import type { CentralDb } from './db-adapter.js'
 
 export interface OpenDatabaseOptions {
   timeoutMs: number
+  /** MySQL: the longest a statement may run on the server (see MysqlOpenOptions); unset, no limit. */
+  statementTimeoutMs?: number
   connectionLimit?: number
   /** Called for every query (kysely's log hook): benchmarks count queries with it. */
   onQuery?: (sql: string, ms: number) => void

@@ -6,6 +6,7 @@ import { assertSchemaCurrent } from '../db/schema-version.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
+import { TimeoutError } from '../errors.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
@@ -15,6 +16,8 @@ import { pollOnce, type PollResult, type PollState } from './poll.js'
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
   readonly shipped: number
+  /** Why the spool was not (all) shipped; the poll ran all the same. */
+  readonly spoolProblem: string | undefined
   readonly result: PollResult
 }
 
@@ -29,6 +32,12 @@ export interface HostPollOptions {
  * it instead of exiting); then ship what add2db had to spool, then poll. State that only
  * changes rarely (the allowlist, this host's registered addresses) is carried from run to
  * run. Driver errors come out as DatabaseError naming the database.
+ *
+ * Each run has a deadline, readdb.pollTimeoutSeconds: past it the run fails with a
+ * TimeoutError and every database connection it had is dropped, so nothing keeps waiting on
+ * a server that stopped answering (a table lock, a hung server, a dead network). A run
+ * abandoned that way that has not ended a moment later (it was waiting on fail2ban, not on
+ * the database) makes the next run fail at once rather than run beside it.
  */
 export function createHostPoll(config: Config, central: CentralDb, options: HostPollOptions = {}): () => Promise<HostPollRun> {
   const where = `database ${describeTarget(config.database.target)}`
@@ -36,9 +45,12 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const banState = options.banState ?? openBanState(config.fail2ban)
   const unban = sharedJailUnban(config)
   const state: PollState = {}
+  const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
   let schemaChecked = false
   let infrastructure: { value: Infrastructure; at: number } | undefined
-  return async () => {
+  let abandonedAt: number | undefined
+
+  const run = async (deadline: AbortSignal): Promise<HostPollRun> => {
     try {
       if (!schemaChecked) {
         await assertSchemaCurrent(central)
@@ -47,7 +59,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
       // Re-resolved now and then: the database server's name may move to another address.
       if (!infrastructure || Date.now() - infrastructure.at > INFRASTRUCTURE_TTL_MS) infrastructure = { value: await resolveInfrastructure(config), at: Date.now() }
       const infra = infrastructure.value
-      const shipped = await shipSpool(central, config.spool.dir)
+      const { shipped, problem: spoolProblem } = await shipSpool(central, config.spool.dir)
+      deadline.throwIfAborted()
       const result = await pollOnce({
         central,
         hostName: config.host.name,
@@ -62,10 +75,56 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
       })
-      return { shipped, result }
+      return { shipped, spoolProblem, result }
     } catch (err) {
       throw asDatabaseError(err, where)
     }
+  }
+
+  return async () => {
+    if (abandonedAt !== undefined) {
+      throw new TimeoutError(`poll: the previous poll, abandoned at its deadline ${Math.round((Date.now() - abandonedAt) / 1000)} s ago, is still running`, {
+        hint: 'it waits on fail2ban or the disk, not on the database: check `fail2ban-client ping` and the shared log',
+      })
+    }
+    const passed = new TimeoutError(`poll: not done within ${deadlineMs / 1000} s (readdb.pollTimeoutSeconds); its database connections were dropped`, {
+      hint: `check that ${where} and fail2ban answer (\`f2b-central check\`)`,
+    })
+    const deadline = new AbortController()
+    const work = run(deadline.signal)
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(passed), deadlineMs)
+    })
+    try {
+      return await Promise.race([work, expired])
+    } catch (err) {
+      if (err !== passed) throw err
+      deadline.abort(passed)
+      central.abort(passed)
+      if (!(await settlesWithin(work, ABANDON_GRACE_MS))) {
+        abandonedAt = Date.now()
+        void work.catch(() => undefined).finally(() => (abandonedAt = undefined))
+      }
+      throw passed
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+// How long a poll past its deadline may take to notice its dropped connections.
+const ABANDON_GRACE_MS = 1000
+
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([work.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -7,15 +7,16 @@ import { describeTarget, openDatabase } from '../db/open-database.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { storeReport } from '../db/queries/bans.js'
 import { withDeadline } from '../deadline.js'
+import { DatabaseError, describeError, F2bError, TimeoutError } from '../errors.js'
 import { resolveInfrastructure } from '../infrastructure.js'
-import { describeError, F2bError } from '../errors.js'
 import { readMachineId } from '../machine-id.js'
+import { noteSilence, probeIntervalMs, skipSilentDatabase } from './database-silence.js'
 import { shipSpool } from './ship-spool.js'
 import { newReportKey, spoolBan } from './spool.js'
 
 /** What became of a reported ban. */
 export type ReportOutcome =
-  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number }
+  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number; readonly spoolProblem: string | undefined }
   | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' | 'infrastructure: host.neverBan or the database server' }
   | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
 
@@ -25,6 +26,10 @@ export type ReportOutcome =
  * reached (or the deadline passes), the ban goes to the local spool instead: a ban is never
  * lost because the database is down. Allowlisted addresses are not stored at all; past the
  * fleet's flood limit the ban is stored held (never refused: no ban is lost to a limit).
+ *
+ * A run that waited the whole deadline in vain leaves a note in the spool
+ * (database-silence.ts); while it is fresh, the runs after it spool at once, without the
+ * wait, except one now and then that tries the database again.
  */
 export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
   if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
@@ -33,23 +38,46 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
   const infrastructure = resolveInfrastructure(config)
   const { key, reportedAt } = report
   const where = describeTarget(config.database.target)
+  const timeoutMs = config.database.timeoutMs
+  const silence = skipSilentDatabase(config.spool.dir, timeoutMs, new Date(), `add2db is trying ${where} again`)
+  if (silence !== undefined) {
+    const cause = new DatabaseError(`database ${where} gave no answer within ${timeoutMs / 1000} s at ${silence.toISOString()}; spooled without waiting for it again`, {
+      hint: `an add2db tries it again ${probeIntervalMs(timeoutMs) / 1000} s after that, and a readdb or add2db that reaches it ends this at once`,
+    })
+    return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
+  }
+  const started = performance.now()
   let central: CentralDb | undefined
   try {
-    central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
+    central = await openDatabase(config.database.target, { timeoutMs, statementTimeoutMs: timeoutMs, connectionLimit: 1 })
     const db = central
     const work = (async (): Promise<ReportOutcome> => {
       if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
       const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
-      return { kind: 'stored', banId, held, shippedFromSpool: await shipSpool(db, config.spool.dir) }
+      const { shipped, problem } = await shipSpool(db, config.spool.dir)
+      return { kind: 'stored', banId, held, shippedFromSpool: shipped, spoolProblem: problem }
     })()
-    return await withDeadline(work, config.database.timeoutMs, `storing the ban in ${where}`)
+    return await withDeadline(work, timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
     const cause = asDatabaseError(err, where)
-    return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
+    const path = spoolReport(config, ban, report)
+    // Silent, not refused: the whole deadline went by (our own, a connect timeout, a busy
+    // SQLite file). A refusal comes at once and costs the next run nothing.
+    if (err instanceof TimeoutError || performance.now() - started >= timeoutMs) noteDatabaseSilent(config, describeFailure(cause))
+    return { kind: 'spooled', path, reason: describeFailure(cause), cause }
   } finally {
     void central?.close().catch(() => undefined)
+  }
+}
+
+/** Leave the note that the database did not answer (also add2db's last-resort timer). Best effort: the ban is in the spool either way. */
+export function noteDatabaseSilent(config: Config, what: string): void {
+  try {
+    noteSilence(config.spool.dir, new Date(), what)
+  } catch {
+    // the next add2db waits once more
   }
 }
 

@@ -1,5 +1,5 @@
 import { Kysely, MysqlDialect, type MysqlPool } from 'kysely'
-import { createPool, type PoolOptions } from 'mysql2'
+import { createPool, type PoolConnection, type PoolOptions } from 'mysql2'
 import { connect, isIP, type Socket } from 'node:net'
 import type { DatabaseTarget, MysqlTls } from '../../config/database-url.js'
 import { DatabaseError } from '../../errors.js'
@@ -12,14 +12,24 @@ type MysqlTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 
 export interface MysqlOpenOptions {
   onQuery?: (sql: string, ms: number) => void
-  /** Connect timeout and lock-wait ceiling, milliseconds. */
+  /** Connect timeout, lock-wait ceiling and TCP keepalive idle time, milliseconds. */
   timeoutMs: number
+  /**
+   * Longest a statement may run on the server (MariaDB max_statement_time, MySQL
+   * max_execution_time, which bounds SELECTs only), milliseconds. Unset: no limit, which is
+   * what migrations and operator commands need.
+   */
+  statementTimeoutMs?: number
   /** Pool size; add2db needs one connection. */
   connectionLimit?: number
 }
 
 /** Open a MySQL/MariaDB database: UTC sessions, timestamps as strings, bounded waits, TLS when configured. */
 export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): CentralDb {
+  // Probes start after this long idle; how often and how many follow is the kernel's
+  // (tcp_keepalive_intvl, tcp_keepalive_probes): a dead peer is noticed in minutes, not
+  // hours. The poll deadline is what bounds a poll.
+  const keepAliveMs = Math.max(1000, options.timeoutMs)
   const pool = createPool({
     host: target.host,
     port: target.port,
@@ -29,6 +39,8 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     charset: 'utf8mb4',
     connectTimeout: options.timeoutMs,
     connectionLimit: options.connectionLimit ?? 4,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: keepAliveMs,
     // Timestamps stay the text the database stored, identical to SQLite's.
     dateStrings: true,
     timezone: 'Z',
@@ -37,12 +49,18 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     // result shape: no code built from what the server sends, and nothing compiled at run
     // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
     disableEval: true,
-    ...(target.tls ? tlsPoolOptions(target, target.tls) : {}),
+    ...(target.tls ? tlsPoolOptions(target, target.tls, keepAliveMs) : {}),
   })
-  const lockWaitSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000))
+  const sessionSetup = sessionSettings(options)
+  const open = new Set<PoolConnection>()
   pool.on('connection', (conn) => {
-    // Every session computes CURRENT_TIMESTAMP in UTC and gives up on a row lock in bounded time.
-    conn.query("SET time_zone = '+00:00', innodb_lock_wait_timeout = ?", [lockWaitSeconds])
+    open.add(conn)
+    socketOf(conn).once('close', () => open.delete(conn))
+    // Queued before any query of the connection's first user. Should it fail, the session
+    // would not be UTC: the connection is dropped, so no query runs in it.
+    conn.query(sessionSetup, (err) => {
+      if (err) socketOf(conn).destroy(err)
+    })
   })
   // A failed TLS handshake becomes a DatabaseError that says what to check, not a bare driver error.
   const dialectPool: MysqlPool = {
@@ -50,7 +68,48 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     end: (callback) => pool.end(callback),
   }
   const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: dialectPool }), log: queryLogger(options.onQuery) })
-  return { db, adapter: mysqlAdapter, close: () => db.destroy() }
+  const abort = (reason: Error): void => {
+    for (const conn of open) socketOf(conn).destroy(reason)
+  }
+  // A graceful end queues QUIT behind whatever a connection still runs: bounded, so a
+  // program never hangs on its way out because the server stopped answering.
+  const close = async (): Promise<void> => {
+    const timer = setTimeout(() => abort(new DatabaseError('closing: the server did not answer')), options.timeoutMs)
+    timer.unref()
+    try {
+      await db.destroy()
+    } catch {
+      // the connections were dropped instead
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return { db, adapter: mysqlAdapter, close, abort }
+}
+
+/**
+ * What every session runs first: CURRENT_TIMESTAMP in UTC, and bounded waits for a row lock
+ * (innodb_lock_wait_timeout) and for a table's metadata lock (lock_wait_timeout: a `LOCK
+ * TABLES … WRITE` or an ALTER elsewhere; its default is a day on MariaDB, a year on MySQL).
+ * With statementTimeoutMs, a statement time limit too, in each server's own dialect: MariaDB
+ * runs the `/*M! … *\/` part and ignores the `/*!80000 … *\/` one (MySQL-only syntax, which
+ * MariaDB skips for versions 5.7 to 9.x), MySQL 8 the other way round. Numbers only, inlined.
+ */
+function sessionSettings(options: MysqlOpenOptions): string {
+  const lockWaitSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000))
+  const base = `SET time_zone = '+00:00', innodb_lock_wait_timeout = ${lockWaitSeconds}, lock_wait_timeout = ${lockWaitSeconds}`
+  if (options.statementTimeoutMs === undefined) return base
+  const ms = Math.max(1, Math.ceil(options.statementTimeoutMs))
+  return `${base} /*M! , max_statement_time = ${ms / 1000} */ /*!80000 , max_execution_time = ${ms} */`
+}
+
+/**
+ * The connection's socket. Ending a query in flight takes destroying it: mysql2's own
+ * destroy() only half-closes the socket and leaves queued queries waiting for an answer that
+ * never comes, while a socket destroyed with an error fails every query on it with that error.
+ */
+function socketOf(conn: PoolConnection): Socket {
+  return (conn as unknown as { stream: Socket }).stream
 }
 
 /**
@@ -62,13 +121,13 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
  * too), else the URL's host, name or address (an address is matched against the
  * certificate's IP subjectAltNames).
  */
-function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls): PoolOptions {
+function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls, keepAliveMs: number): PoolOptions {
   const checkedHost = tls.serverName ?? target.host
   return {
     // mysql2 uses `host` only for SNI and the name check once `stream` opens the connection.
     host: checkedHost,
     stream: () => {
-      const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true })
+      const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMs })
       // Node checks the certificate against the socket's `_host` when no SNI name is set,
       // which it leaves empty for a connection to an address.
       if (isIP(checkedHost) !== 0) Object.assign(socket, { _host: checkedHost })

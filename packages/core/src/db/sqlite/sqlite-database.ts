@@ -25,5 +25,5 @@ export function openSqlite(path: string, options: SqliteOpenOptions): CentralDb 
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: queryLogger(options.onQuery) })
-  return { db, adapter: sqliteAdapter, close: () => db.destroy() }
+  return { db, adapter: sqliteAdapter, close: () => db.destroy(), abort: () => undefined }
 }
