@@ -2,14 +2,16 @@ import { ExitCode } from '@f2b-central/core/exit-codes'
 import { readFleetStatus, type HostHealth } from '@f2b-central/core/fleet/fleet-status'
 import { formatDuration, parseDuration } from '@f2b-central/core/time/duration'
 import { argValue } from '../arg-value.js'
-import { print, printJson, shown, table } from '../output.js'
+import { print, printJson, shown, shownText, table } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central status [--stale-after DURATION] [--json] [--config FILE]
 The fleet at a glance: every host with when it was last seen, how many bans it has not
-decided yet (and the oldest), and its errors (status 3) in the last day.
+decided yet (and the oldest), how many of those a local failure keeps pending (a full
+disk, fail2ban not answering: retried each poll) with the latest such error, and its
+errors (status 3) in the last day.
   --stale-after DURATION   a host not seen for longer is stale (default 5m; e.g. 90s, 10m, 1h)
-Exit 1 when a host is stale or has errors (for a monitoring check), else 0.`
+Exit 1 when a host is stale, retrying or has errors (for a monitoring check), else 0.`
 
 export async function run(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('status', argv, { 'stale-after': { type: 'string', default: '5m' }, ...COMMON_OPTIONS })
@@ -22,22 +24,27 @@ export async function run(argv: string[]): Promise<ExitCode> {
   if (values.json) printJson(status)
   else if (status.hosts.length === 0) print('no hosts registered yet (a host registers with its first add2db or readdb run)')
   else {
-    print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
+    print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'RETRYING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
+    for (const h of status.hosts) {
+      const e = h.latestPendingError
+      if (e) print(`${shown(h.name)}: ${h.pendingWithErrors} pending after a local failure; latest ${formatDuration(e.seconds)} ago: ${shownText(e.error)}`)
+    }
     print(
       `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +
-        `${status.hostsWithErrors} with errors in the last day`,
+        `${status.hostsWithErrors} with errors in the last day, ${status.hostsRetrying} retrying after a local failure`,
     )
   }
   return status.healthy ? ExitCode.Ok : ExitCode.Failure
 }
 
 function row(h: HostHealth): string[] {
-  const state = [h.stale ? 'STALE' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
+  const state = [h.stale ? 'STALE' : '', h.pendingWithErrors > 0 ? 'RETRYING' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
   return [
     shown(h.name),
     `${formatDuration(h.secondsSinceSeen)} ago`,
     String(h.pending),
     h.oldestPendingSeconds === null ? '-' : formatDuration(h.oldestPendingSeconds),
+    String(h.pendingWithErrors),
     String(h.errorsLastDay),
     state,
   ]

@@ -80,7 +80,7 @@ export function describeCommand(args: readonly string[]): string {
  * (stdout, else stderr without its log prefix), else how the process ended. Never Node's
  * `Command failed: …` message, which repeats the whole command line.
  */
-type ExecError = NodeJS.ErrnoException & { killed?: boolean; signal?: NodeJS.Signals | null }
+type ExecError = Error & { code?: string | number | null; killed?: boolean; signal?: NodeJS.Signals | null }
 
 function failureDetail(err: ExecError, stdout: string, stderr: string, timeoutMs: number): string {
   const lastLine = (text: string) =>

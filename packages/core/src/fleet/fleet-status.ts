@@ -1,6 +1,6 @@
 import type { CentralDb } from '../db/db-adapter.js'
 import { readDatabaseNow } from '../db/queries/clock.js'
-import { countPendingByHost, countRecentErrorsByHost, listHosts } from '../db/queries/host-health.js'
+import { countPendingByHost, countRecentErrorsByHost, listHosts, pendingErrorsByHost } from '../db/queries/host-health.js'
 import { fromDbTime } from '../time/db-time.js'
 
 /** One host's health as `f2b-central status` shows it. Times are ISO 8601 UTC. */
@@ -14,6 +14,10 @@ export interface HostHealth {
   /** Report time of the oldest pending ban, null when nothing is pending. */
   readonly oldestPendingAt: string | null
   readonly oldestPendingSeconds: number | null
+  /** Of the pending bans, those a temporary local failure kept pending (retried each poll). */
+  readonly pendingWithErrors: number
+  /** The latest such failure (a full disk, fail2ban not answering), null when there is none. */
+  readonly latestPendingError: { readonly error: string; readonly at: string; readonly seconds: number } | null
   /** Status-3 rows updated within the last day. */
   readonly errorsLastDay: number
   /** Not seen for longer than the stale threshold. */
@@ -27,7 +31,9 @@ export interface FleetStatus {
   readonly hosts: readonly HostHealth[]
   readonly staleHosts: number
   readonly hostsWithErrors: number
-  /** No host stale and no host with errors in the last day. */
+  /** Hosts with bans kept pending by a local failure. */
+  readonly hostsRetrying: number
+  /** No host stale, none with errors in the last day, none retrying after a local failure. */
   readonly healthy: boolean
 }
 
@@ -45,7 +51,7 @@ interface Tally {
 
 /**
  * The fleet at a glance: every registered host with when it was last seen, what it still
- * has to decide and its recent errors (grouped queries whose cost follows what is pending,
+ * has to decide (and what a local failure keeps pending) and its recent errors (grouped queries whose cost follows what is pending,
  * not the size of the history: see host-health.ts).
  */
 export async function readFleetStatus(central: CentralDb, options: ReadFleetStatusOptions): Promise<FleetStatus> {
@@ -59,11 +65,13 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
     pending.set(r.hostId, t)
   }
   const errorCount = await countRecentErrorsByHost(central, DAY)
+  const pendingErrors = await pendingErrorsByHost(central)
   const ageOf = (text: string) => Math.max(0, (now.getTime() - fromDbTime(text).getTime()) / 1000)
 
   const health = hosts.map((h): HostHealth => {
     const p = pending.get(h.id) ?? { n: 0, oldest: null }
     const secondsSinceSeen = ageOf(h.lastSeen)
+    const failing = pendingErrors.get(h.id)
     return {
       name: h.name,
       lastSeen: fromDbTime(h.lastSeen).toISOString(),
@@ -71,18 +79,22 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
       pending: p.n,
       oldestPendingAt: p.oldest === null ? null : fromDbTime(p.oldest).toISOString(),
       oldestPendingSeconds: p.oldest === null ? null : ageOf(p.oldest),
+      pendingWithErrors: failing?.n ?? 0,
+      latestPendingError: failing ? { error: failing.latestError, at: fromDbTime(failing.latestAt).toISOString(), seconds: ageOf(failing.latestAt) } : null,
       errorsLastDay: errorCount.get(h.id) ?? 0,
       stale: secondsSinceSeen > options.staleAfterSeconds,
     }
   })
   const staleHosts = health.filter((h) => h.stale).length
   const hostsWithErrors = health.filter((h) => h.errorsLastDay > 0).length
+  const hostsRetrying = health.filter((h) => h.pendingWithErrors > 0).length
   return {
     now: now.toISOString(),
     staleAfterSeconds: options.staleAfterSeconds,
     hosts: health,
     staleHosts,
     hostsWithErrors,
-    healthy: staleHosts === 0 && hostsWithErrors === 0,
+    hostsRetrying,
+    healthy: staleHosts === 0 && hostsWithErrors === 0 && hostsRetrying === 0,
   }
 }

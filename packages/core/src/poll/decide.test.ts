@@ -11,7 +11,7 @@ const nowS = now.getTime() / 1000
 let nextId = 1
 function ban(ip: string, extra: Partial<PendingBan> = {}): PendingBan {
   const id = nextId++
-  return { id, seq: id, ip, jail: 'sshd', reporter: 'web-1', status: null, expired: false, revoked: false, ...extra }
+  return { id, seq: id, ip, jail: 'sshd', reporter: 'web-1', status: null, error: null, expired: false, revoked: false, ...extra }
 }
 function held(ip: string, ageSeconds: number, bantime: number): [string, LocalBan] {
   return [ip, { ip, jail: 'sshd', timeOfBan: nowS - ageSeconds, bantime }]
@@ -55,10 +55,17 @@ describe('decide', () => {
 
   it('skips allowlisted addresses (6), and an operator\'s unban gives 4, taking out of the jail only what this host applied', () => {
     const allowlist = new NetworkSet([parseNetwork('203.0.113.0/24')])
-    const bans = [ban('203.0.113.9'), ban('198.51.100.1', { revoked: true, status: BanStatus.Added }), ban('198.51.100.2', { revoked: true, status: null })]
+    const bans = [
+      ban('203.0.113.9'),
+      ban('198.51.100.1', { revoked: true, status: BanStatus.Added }),
+      ban('198.51.100.2', { revoked: true, status: null }),
+      // An unban that failed last poll: kept pending with the error, tried again.
+      ban('198.51.100.3', { revoked: true, status: BanStatus.Pending, error: 'cannot unban locally: …' }),
+      ban('198.51.100.4', { revoked: true, status: BanStatus.Pending }),
+    ]
     const { decisions, lines, unban } = decide({ bans, local: new Map(), recentBanFraction: 0.4, now, allowlist })
-    expect(decisions.map((d) => d.status)).toEqual([BanStatus.Allowlisted, BanStatus.Removed, BanStatus.Removed])
+    expect(decisions.map((d) => d.status)).toEqual([BanStatus.Allowlisted, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed])
     expect(lines).toEqual([])
-    expect(unban).toEqual(['198.51.100.1'])
+    expect(unban).toEqual(['198.51.100.1', '198.51.100.3'])
   })
 })

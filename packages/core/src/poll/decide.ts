@@ -33,7 +33,7 @@ export interface DecideOutput {
 
 /**
  * The per-ban rule of a poll, free of I/O: unbanned by an operator → 4 (and taken out of
- * the shared jail if this host had applied it); expired → 5; a stored value that fails
+ * the shared jail if this host had applied it, see owesLocalUnban); expired → 5; a stored value that fails
  * validation → 3 (before anything else reads it); allowlisted → 6; banned locally with more
  * than the recent fraction left → 2; banned locally with less → stays 0 (retried);
  * otherwise one shared-log line per address → 1.
@@ -46,7 +46,7 @@ export function decide(input: DecideInput): DecideOutput {
   const unban = new Set<string>()
   for (const ban of input.bans) {
     if (ban.revoked) {
-      if (ban.status === BanStatus.Added && isCanonicalIp(ban.ip)) unban.add(ban.ip)
+      if (owesLocalUnban(ban) && isCanonicalIp(ban.ip)) unban.add(ban.ip)
       decisions.push({ ban, status: BanStatus.Removed, error: null })
       continue
     }
@@ -78,6 +78,14 @@ export function decide(input: DecideInput): DecideOutput {
     decisions.push({ ban, status: BanStatus.Added, error: null })
   }
   return { decisions, lines, unban: [...unban] }
+}
+
+/**
+ * An operator's unban must take this ban out of the local jail: this host applied it (1),
+ * or an earlier attempt failed and left it pending with the error (0 with an error).
+ */
+export function owesLocalUnban(ban: PendingBan): boolean {
+  return ban.status === BanStatus.Added || (ban.status === BanStatus.Pending && ban.error !== null)
 }
 
 function isRecent(held: LocalBan, nowSeconds: number, fraction: number): boolean {

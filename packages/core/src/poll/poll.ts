@@ -10,7 +10,7 @@ import { withRetry } from '../db/retry.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { BanStatus } from '../schema/ban-status.js'
 import { appendLines } from '../fail2ban/shared-log.js'
-import { decide, type DecideInput, type Decision } from './decide.js'
+import { decide, owesLocalUnban, type DecideInput, type Decision } from './decide.js'
 import type { Network, NetworkSet } from '../ban/network.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
 
@@ -59,6 +59,11 @@ export interface PollResult {
   expired: number
   errors: number
   linesWritten: number
+  /**
+   * A local problem that kept bans pending this poll (the shared log not writable, an unban
+   * that failed): they are retried next poll, and the error is stored with each.
+   */
+  localProblem?: string
 }
 
 /**
@@ -89,20 +94,26 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const allowlist = { has: (ip: string) => fleetList.has(ip) || (localList?.has(ip) ?? false) }
 
   // One line per address per poll, even when its bans fall in different batches.
-  const written = new Set<string>()
+  const context = { at: now(), allowlist, written: new Set<string>() }
+  // This host's retries (status 0) first, in pages by ban id. They are at or below the
+  // cursor (or revoked and stamped again, which the fetch below meets), so they never move it.
+  for (let afterId = 0; ; ) {
+    const retries = await fetchRetries(central.db, central.adapter, host.id, afterId, options.batchSize)
+    if (retries.length > 0) await applyBatch(options, host, retries, context, host.cursorSeq, result)
+    const last = retries[retries.length - 1]
+    if (!last || retries.length < options.batchSize) break
+    afterId = last.id
+  }
   let cursor = host.cursorSeq
-  let retries = await fetchRetries(central.db, central.adapter, host.id, options.batchSize)
   for (;;) {
     const fresh = await fetchBansAfterCursor(central.db, central.adapter, host.id, cursor, options.batchSize)
-    const batch = dedupeById([...retries, ...fresh.filter(needsDecision)])
-    retries = []
-    const applied = batch.length > 0 ? await applyBatch(options, host, batch, { at: now(), allowlist, written }, result) : cursor
     const last = fresh[fresh.length - 1]
-    if (last) {
-      cursor = last.seq
-      // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
-      if (applied < cursor) await advanceCursor(central, host, cursor)
-    }
+    if (!last) break
+    const batch = fresh.filter(needsDecision)
+    // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
+    if (batch.length > 0) await applyBatch(options, host, batch, context, last.seq, result)
+    else await advanceCursor(central, host, last.seq)
+    cursor = last.seq
     if (fresh.length < options.batchSize) break
   }
   if (options.endWithFleetBan && options.unban) await endExpiredLocally(options, host, result)
@@ -133,55 +144,66 @@ function needsDecision(ban: PendingBan): boolean {
   return ban.revoked && (ban.status === BanStatus.Added || ban.status === BanStatus.AlreadyBanned)
 }
 
-function dedupeById(bans: PendingBan[]): PendingBan[] {
-  const seen = new Map<number, PendingBan>()
-  for (const b of bans) seen.set(b.id, b)
-  return [...seen.values()]
-}
-
+/**
+ * Decide one batch, apply it locally, and record its statuses with the cursor moved to
+ * `cursorSeq` in one transaction. A temporary local failure (the shared log cannot be
+ * written, an unban fails) keeps the bans it touched pending, with the error, for the next
+ * poll: 3 is only for values that can never be applied.
+ */
 async function applyBatch(
   options: PollOptions,
   host: HostRow,
   batch: PendingBan[],
   { at, allowlist, written }: { at: Date; allowlist: DecideInput['allowlist']; written: Set<string> },
+  cursorSeq: number,
   result: PollResult,
-): Promise<number> {
+): Promise<void> {
   const { central } = options
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
   const local = await options.banState.read(ips, Math.floor(at.getTime() / 1000))
+  const before = new Set(written)
   const decided = decide({ bans: batch, local, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
   let { decisions } = decided
   const { lines } = decided
-  decisions = await unbanLocally(options, decided.unban, decisions)
+  decisions = await unbanLocally(options, decided.unban, decisions, result)
   try {
     appendLines(options.sharedLog, lines)
     result.linesWritten += lines.length
   } catch (err) {
     const error = `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
-    decisions = decisions.map((d) => (d.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
+    // Only the addresses whose line this batch was to write; an earlier batch's line stands.
+    const unwritten = new Set([...written].filter((ip) => !before.has(ip)))
+    for (const ip of unwritten) written.delete(ip)
+    decisions = keepPending(decisions, (d) => d.status === BanStatus.Added && unwritten.has(d.ban.ip), error)
+    result.localProblem = error
   }
-  const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
-  const maxSeq = Math.max(...batch.map((b) => b.seq))
-  await recordDecisions(central, host, writes, maxSeq)
+  const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
+  await recordDecisions(central, host, writes, cursorSeq)
   tally(result, decisions)
-  return maxSeq
 }
 
-async function unbanLocally(options: PollOptions, ips: string[], decisions: Decision[]): Promise<Decision[]> {
+// An unban that fails keeps the ban pending with the error: decide unbans a revoked ban
+// again while its row is 0 with an error, so the next poll retries it.
+async function unbanLocally(options: PollOptions, ips: string[], decisions: Decision[], result: PollResult): Promise<Decision[]> {
   if (ips.length === 0 || !options.unban) return decisions
   try {
     await options.unban(ips)
     return decisions
   } catch (err) {
     const error = `cannot unban locally: ${(err as Error).message}`
+    result.localProblem = error
     const failed = new Set(ips)
-    return decisions.map((d) => (d.status === BanStatus.Removed && failed.has(d.ban.ip) && d.ban.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
+    return keepPending(decisions, (d) => d.status === BanStatus.Removed && failed.has(d.ban.ip) && owesLocalUnban(d.ban), error)
   }
 }
 
-// A retry that stays pending keeps its row untouched: no write, no churn on updated_at.
-function changesStatus(d: Decision): boolean {
-  return d.ban.status !== d.status || d.status === BanStatus.Error
+function keepPending(decisions: Decision[], which: (d: Decision) => boolean, error: string): Decision[] {
+  return decisions.map((d) => (which(d) ? { ...d, status: BanStatus.Pending, error } : d))
+}
+
+// A row whose status and error stay as they are is not written: no churn on updated_at.
+function changesRow(d: Decision): boolean {
+  return d.ban.status !== d.status || (d.ban.error ?? null) !== d.error
 }
 
 function tally(result: PollResult, decisions: readonly Decision[]): void {

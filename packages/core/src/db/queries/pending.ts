@@ -12,6 +12,8 @@ export interface PendingBan {
   readonly reporter: string
   /** This host's current status row, if any. */
   readonly status: number | null
+  /** The error stored with that row (a status-0 row keeps the last temporary failure). */
+  readonly error: string | null
   /** Expired by the database's clock. */
   readonly expired: boolean
   /** Ended by an operator's unban. */
@@ -30,7 +32,7 @@ function pendingColumns(adapter: DbAdapter) {
   ] as const
 }
 
-type Row = { id: number; seq: number | null; ip: string; jail: string; reporter_id: number; expired: number; revoked: number; status: number | null }
+type Row = { id: number; seq: number | null; ip: string; jail: string; reporter_id: number; expired: number; revoked: number; status: number | null; error: string | null }
 
 /**
  * Reporter names in a second, tiny query rather than a join: with the hosts table in the
@@ -52,6 +54,7 @@ async function withReporters(db: Db, rows: Row[]): Promise<PendingBan[]> {
     // A ban whose reporter row vanished still gets decided; the empty name fails validation (status 3).
     reporter: names.get(Number(r.reporter_id)) ?? '',
     status: r.status === null ? null : Number(r.status),
+    error: r.error ?? null,
     expired: Number(r.expired) === 1,
     revoked: Number(r.revoked) === 1,
   }))
@@ -66,7 +69,7 @@ export async function fetchBansAfterCursor(db: Db, adapter: DbAdapter, hostId: n
   const rows = await db
     .selectFrom('bans as b')
     .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').on('s.host_id', '=', hostId))
-    .select([...pendingColumns(adapter), 's.status'])
+    .select([...pendingColumns(adapter), 's.status', 's.error'])
     .where('b.seq', '>', cursorSeq)
     .orderBy('b.seq')
     .limit(limit)
@@ -74,15 +77,20 @@ export async function fetchBansAfterCursor(db: Db, adapter: DbAdapter, hostId: n
   return withReporters(db, rows)
 }
 
-/** Bans this host left pending on purpose (held locally, nearly expired) to retry. */
-export async function fetchRetries(db: Db, adapter: DbAdapter, hostId: number, limit: number): Promise<PendingBan[]> {
+/**
+ * This host's status-0 rows with a ban id above `afterId`, by ban id: bans it left pending on
+ * purpose (held locally, nearly expired) or after a temporary local failure, to retry. A
+ * poll pages through all of them, so none is starved by the ones that stay pending.
+ */
+export async function fetchRetries(db: Db, adapter: DbAdapter, hostId: number, afterId: number, limit: number): Promise<PendingBan[]> {
   const rows = await db
     .selectFrom('ban_status as s')
     .innerJoin('bans as b', 'b.id', 's.ban_id')
-    .select([...pendingColumns(adapter), 's.status'])
+    .select([...pendingColumns(adapter), 's.status', 's.error'])
     .where('s.host_id', '=', hostId)
     .where('s.status', '=', BanStatus.Pending)
-    .orderBy('b.id')
+    .where('s.ban_id', '>', afterId)
+    .orderBy('s.ban_id')
     .limit(limit)
     .execute()
   return withReporters(db, rows)
