@@ -222,7 +222,7 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
         sharedLog: s.path('shared.log'),
         // C counts a local ban as recent only with more than 99 % of it left, so an address it has
         // held for a second or two is "nearly expired" without waiting on the clock (no race on a slow machine).
-        fail2ban: h === 'c' ? { database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
+        fail2ban: h === 'c' ? { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
         extra: { readdb: { schedule: '* * * * * *' } },
       })
       const argv = [NODE, BIN.readdb, '--config', configs[h], '--daemon']

@@ -71,7 +71,7 @@ backend = polling
         name: `host-${name}`,
         dbUrl: tdb.url,
         sharedLog: s.path('shared.log'),
-        fail2ban: name === 'c' ? { database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
+        fail2ban: name === 'c' ? { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
       })
     }
     // Register every host before the attack, as a fleet running readdb would have.

@@ -50,6 +50,7 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
   let mounted = false
   let sharedLog: string
   let viaDb: string
+  let viaClient: string
   let operator: string
 
   beforeAll(async () => {
@@ -69,8 +70,11 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
     })
     // Ban state from fail2ban's own database: the mode that needs no fail2ban to read it.
     viaDb = writeHostConfig({ dir: tdb.dir, name: 'lf-db', dbUrl: tdb.url, sharedLog, fail2ban: { client: f2b.clientArgv(), database: f2b.dbFile, sharedJail: SHARED } })
+    // Ban state through fail2ban-client.
+    viaClient = writeHostConfig({ dir: tdb.dir, name: 'lf-client', dbUrl: tdb.url, sharedLog, fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
     operator = writeHostConfig({ dir: tdb.dir, name: 'lf-ops', dbUrl: tdb.url })
     expect((await readdb(viaDb)).code).toBe(0)
+    expect((await readdb(viaClient)).code).toBe(0)
   }, 60_000)
 
   afterAll(async () => {
@@ -132,5 +136,47 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
     expect(await poll(viaDb)).toMatchObject({ removed: 1 })
     expect(await statusOf(id, 'lf-db')).toEqual({ status: BanStatus.Removed, error: null })
     expect(await f2b.bannedIps(SHARED)).not.toContain(ip)
+  })
+
+  it('point 3: fail2ban stopped, ban state read from its database: the bans stay 0 with the reason and no line is written; started again, the next poll applies them (1)', async () => {
+    const ip = '203.0.113.130'
+    const id = await insertBan(central, 'web-1', null, report(ip))
+    const size = statSync(sharedLog).size
+    await f2b.halt()
+    try {
+      const r = await readdb(viaDb)
+      expect([r.code, r.stderr]).toEqual([0, ''])
+      const line = JSON.parse(r.stdout) as Record<string, unknown>
+      expect(line).toMatchObject({ level: 40, added: 0, keptPending: 1, linesWritten: 0, localProblem: expect.stringMatching(/^fail2ban is not answering: fail2ban-client status failed: /) })
+      expect(line.msg).toMatch(/^poll: bans kept pending: fail2ban is not answering/)
+      expect(await statusOf(id, 'lf-db')).toEqual({ status: BanStatus.Pending, error: expect.stringMatching(/^fail2ban is not answering/) })
+      expect(statSync(sharedLog).size).toBe(size)
+    } finally {
+      await f2b.resume()
+    }
+    expect(await poll(viaDb)).toMatchObject({ added: 1, linesWritten: 1 })
+    expect(await statusOf(id, 'lf-db')).toEqual({ status: BanStatus.Added, error: null })
+    await f2b.waitForBan(SHARED, ip)
+  })
+
+  it.each([
+    ['ban state from fail2ban\'s database', 'lf-db'],
+    ['ban state through fail2ban-client', 'lf-client'],
+  ])('point 3: the shared jail stopped (%s): the ban stays 0 with the reason; the jail started again, the next poll applies it (1)', async (_, host) => {
+    const config = host === 'lf-db' ? viaDb : viaClient
+    const ip = host === 'lf-db' ? '203.0.113.131' : '203.0.113.132'
+    const id = await insertBan(central, 'web-1', null, report(ip))
+    const size = statSync(sharedLog).size
+    await f2b.client('stop', SHARED)
+    try {
+      expect(await poll(config)).toMatchObject({ added: 0, linesWritten: 0, localProblem: `the shared jail ${SHARED} is not running (fail2ban runs: no jail)` })
+      expect(await statusOf(id, host)).toEqual({ status: BanStatus.Pending, error: expect.stringMatching(/^the shared jail .* is not running/) })
+      expect(statSync(sharedLog).size).toBe(size)
+    } finally {
+      await f2b.client('reload')
+    }
+    expect(await poll(config)).toMatchObject({ linesWritten: expect.any(Number) })
+    expect(await statusOf(id, host)).toEqual({ status: BanStatus.Added, error: null })
+    await f2b.waitForBan(SHARED, ip)
   })
 })

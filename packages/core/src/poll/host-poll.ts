@@ -6,6 +6,7 @@ import { assertSchemaCurrent } from '../db/schema-version.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
+import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
 import { shipSpool } from '../report/ship-spool.js'
@@ -33,7 +34,9 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const where = `database ${describeTarget(config.database.target)}`
   const machineId = readMachineId()
   const banState = options.banState ?? openBanState(config.fail2ban)
-  const unban = sharedJailUnban(config)
+  const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
+  const unban = sharedJailUnban(client, config)
+  const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
   const state: PollState = {}
   let schemaChecked = false
   return async () => {
@@ -53,6 +56,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         batchSize: config.readdb.batchSize,
         localAllowlist: config.allowlist,
         fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
+        checkSharedJail,
         unban,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
@@ -65,8 +69,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
 }
 
 // Many addresses per call: fail2ban-client takes them all at once.
-function sharedJailUnban(config: Config): (ips: readonly string[]) => Promise<void> {
-  const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
+function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
   const { sharedJail, unbanAllJails } = config.fail2ban
   return async (ips) => {
     await (unbanAllJails ? client.run('unban', ...ips) : client.run('set', sharedJail, 'unbanip', ...ips))

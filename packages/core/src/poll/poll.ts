@@ -10,6 +10,7 @@ import { withRetry } from '../db/retry.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { BanStatus } from '../schema/ban-status.js'
 import { appendLines } from '../fail2ban/shared-log.js'
+import type { SharedJailCheck } from '../fail2ban/shared-jail-check.js'
 import { decide, owesLocalUnban, type DecideInput, type Decision } from './decide.js'
 import type { Network, NetworkSet } from '../ban/network.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
@@ -26,6 +27,12 @@ export interface PollOptions {
   readonly now?: () => Date
   /** The config's own allowlist, on top of the central one. */
   readonly localAllowlist?: NetworkSet
+  /**
+   * Asked once per poll, before the first line is appended (never on a poll with nothing to
+   * append): lines go to the shared log only while fail2ban answers and runs the shared jail;
+   * otherwise the bans stay pending with the reason. Unset: not asked (tests of the poll alone).
+   */
+  readonly checkSharedJail?: SharedJailCheck
   /** Takes addresses out of the shared jail (fail2ban-client `set JAIL unbanip …`). */
   readonly unban?: (ips: readonly string[]) => Promise<void>
   /** Carried from poll to poll by a daemon: the central allowlist is re-read only when it changed. */
@@ -60,8 +67,9 @@ export interface PollResult {
   errors: number
   linesWritten: number
   /**
-   * A local problem that kept bans pending this poll (the shared log not writable, an unban
-   * that failed): they are retried next poll, and the error is stored with each.
+   * A local problem that kept bans pending this poll (fail2ban not answering, the shared jail
+   * stopped, the shared log not writable, an unban that failed): they are retried next poll,
+   * and the error is stored with each.
    */
   localProblem?: string
 }
@@ -94,7 +102,7 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const allowlist = { has: (ip: string) => fleetList.has(ip) || (localList?.has(ip) ?? false) }
 
   // One line per address per poll, even when its bans fall in different batches.
-  const context = { at: now(), allowlist, written: new Set<string>() }
+  const context: BatchContext = { at: now(), allowlist, written: new Set<string>() }
   // This host's retries (status 0) first, in pages by ban id. They are at or below the
   // cursor (or revoked and stamped again, which the fetch below meets), so they never move it.
   for (let afterId = 0; ; ) {
@@ -144,20 +152,23 @@ function needsDecision(ban: PendingBan): boolean {
   return ban.revoked && (ban.status === BanStatus.Added || ban.status === BanStatus.AlreadyBanned)
 }
 
+interface BatchContext {
+  readonly at: Date
+  readonly allowlist: DecideInput['allowlist']
+  /** Addresses this poll wrote a line for. */
+  readonly written: Set<string>
+  /** The shared jail check's answer, once asked this poll. */
+  sharedJail?: { problem: string | null }
+}
+
 /**
  * Decide one batch, apply it locally, and record its statuses with the cursor moved to
- * `cursorSeq` in one transaction. A temporary local failure (the shared log cannot be
- * written, an unban fails) keeps the bans it touched pending, with the error, for the next
+ * `cursorSeq` in one transaction. A temporary local failure (fail2ban not answering or the
+ * shared jail stopped, the shared log cannot be written, an unban fails) keeps the bans it touched pending, with the error, for the next
  * poll: 3 is only for values that can never be applied.
  */
-async function applyBatch(
-  options: PollOptions,
-  host: HostRow,
-  batch: PendingBan[],
-  { at, allowlist, written }: { at: Date; allowlist: DecideInput['allowlist']; written: Set<string> },
-  cursorSeq: number,
-  result: PollResult,
-): Promise<void> {
+async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan[], context: BatchContext, cursorSeq: number, result: PollResult): Promise<void> {
+  const { at, allowlist, written } = context
   const { central } = options
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
   const local = await options.banState.read(ips, Math.floor(at.getTime() / 1000))
@@ -166,20 +177,32 @@ async function applyBatch(
   let { decisions } = decided
   const { lines } = decided
   decisions = await unbanLocally(options, decided.unban, decisions, result)
-  try {
-    appendLines(options.sharedLog, lines)
-    result.linesWritten += lines.length
-  } catch (err) {
-    const error = `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
+  const notAppended = (error: string) => {
     // Only the addresses whose line this batch was to write; an earlier batch's line stands.
     const unwritten = new Set([...written].filter((ip) => !before.has(ip)))
     for (const ip of unwritten) written.delete(ip)
     decisions = keepPending(decisions, (d) => d.status === BanStatus.Added && unwritten.has(d.ban.ip), error)
     result.localProblem = error
   }
+  const problem = lines.length > 0 ? await sharedJailProblem(options, context) : null
+  if (problem !== null) notAppended(problem)
+  else {
+    try {
+      appendLines(options.sharedLog, lines)
+      result.linesWritten += lines.length
+    } catch (err) {
+      notAppended(`cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
+    }
+  }
   const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
   await recordDecisions(central, host, writes, cursorSeq)
   tally(result, decisions)
+}
+
+async function sharedJailProblem(options: PollOptions, context: BatchContext): Promise<string | null> {
+  if (!options.checkSharedJail) return null
+  context.sharedJail ??= { problem: await options.checkSharedJail() }
+  return context.sharedJail.problem
 }
 
 // An unban that fails keeps the ban pending with the error: decide unbans a revoked ban
