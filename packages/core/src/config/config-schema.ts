@@ -16,6 +16,7 @@ const fail2banDefaults = {
   sharedJail: 'f2b-central-shared',
   sharedLog: '/var/log/f2b-central/shared.log',
   recentBanFraction: 0.4,
+  allPortsJails: ['recidive'],
   timeoutSeconds: 10,
   unbanAllJails: false,
   endWithFleetBan: true,
@@ -76,8 +77,10 @@ export const configFileSchema = z.strictObject({
       sharedJail: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedJail),
       /** The log file readdb appends to and the shared jail follows. */
       sharedLog: z._default(z.string().check(z.minLength(1)), fail2banDefaults.sharedLog),
-      /** A ban held locally with more than this fraction of its ban time left counts as "already banned" (status 2). */
+      /** A fleet ban held locally by an all-ports jail with more than this fraction of the fleet ban's ban time left counts as "already banned" (status 2). */
       recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), fail2banDefaults.recentBanFraction),
+      /** Local jails besides the shared one that ban on every port: only a ban in one of these (or the shared jail) can make a fleet ban "already banned". */
+      allPortsJails: z._default(z.array(z.string().check(z.minLength(1))), fail2banDefaults.allPortsJails),
       /** Deadline for one fail2ban-client call, seconds. */
       timeoutSeconds: z._default(seconds, fail2banDefaults.timeoutSeconds),
       /** On an operator's unban, take the address out of every local jail, not only the shared one. */

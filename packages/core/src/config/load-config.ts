@@ -23,6 +23,7 @@ export interface Config {
     readonly sharedJail: string
     readonly sharedLog: string
     readonly recentBanFraction: number
+    readonly allPortsJails: readonly string[]
     readonly timeoutMs: number
     readonly unbanAllJails: boolean
     readonly endWithFleetBan: boolean
@@ -121,6 +122,7 @@ function resolveConfig(path: string, file: ConfigFile): Config {
       sharedJail: parseJail(file.fail2ban.sharedJail),
       sharedLog: file.fail2ban.sharedLog,
       recentBanFraction: file.fail2ban.recentBanFraction,
+      allPortsJails: file.fail2ban.allPortsJails.map((j) => parseJail(j)),
       timeoutMs: file.fail2ban.timeoutSeconds * 1000,
       unbanAllJails: file.fail2ban.unbanAllJails,
       endWithFleetBan: file.fail2ban.endWithFleetBan,

@@ -52,6 +52,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         machineId,
         banState,
         sharedLog: config.fail2ban.sharedLog,
+        sharedJail: config.fail2ban.sharedJail,
+        allPortsJails: config.fail2ban.allPortsJails,
         recentBanFraction: config.fail2ban.recentBanFraction,
         batchSize: config.readdb.batchSize,
         localAllowlist: config.allowlist,

@@ -21,6 +21,10 @@ export interface PollOptions {
   readonly machineId: string | null
   readonly banState: BanStateReader
   readonly sharedLog: string
+  /** The jail that follows the shared log. Unset: no local ban counts as the shared jail's (tests of the poll alone). */
+  readonly sharedJail?: string
+  /** Jails besides the shared one that ban on every port (`fail2ban.allPortsJails`). */
+  readonly allPortsJails?: readonly string[]
   readonly recentBanFraction: number
   readonly batchSize: number
   /** Clock for log-line times and local remaining ban time; injectable for tests. */
@@ -173,7 +177,7 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
   const local = await options.banState.read(ips, Math.floor(at.getTime() / 1000))
   const before = new Set(written)
-  const decided = decide({ bans: batch, local, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
+  const decided = decide({ bans: batch, local, sharedJail: options.sharedJail, allPortsJails: options.allPortsJails, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
   let { decisions } = decided
   const { lines } = decided
   decisions = await unbanLocally(options, decided.unban, decisions, result)
@@ -200,8 +204,12 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
 }
 
 async function sharedJailProblem(options: PollOptions, context: BatchContext): Promise<string | null> {
-  if (!options.checkSharedJail) return null
-  context.sharedJail ??= { problem: await options.checkSharedJail() }
+  const check = options.checkSharedJail
+  if (!check) return null
+  if (!context.sharedJail) {
+    const problem: string | null = await check()
+    context.sharedJail = { problem }
+  }
   return context.sharedJail.problem
 }
 

@@ -10,6 +10,10 @@ export interface PendingBan {
   readonly ip: string
   readonly jail: string
   readonly reporter: string
+  /** The fleet ban's ban time in seconds; -1: permanent. */
+  readonly bantime: number
+  /** When the fleet ban ends (the database's clock, as stored text); null: permanent. */
+  readonly expiresAt: string | null
   /** This host's current status row, if any. */
   readonly status: number | null
   /** The error stored with that row (a status-0 row keeps the last temporary failure). */
@@ -27,12 +31,14 @@ function pendingColumns(adapter: DbAdapter) {
     'b.ip',
     'b.jail',
     'b.reporter_id',
+    'b.bantime',
+    'b.expires_at',
     asFlag(hasExpired(adapter)).as('expired'),
     asFlag(isRevoked()).as('revoked'),
   ] as const
 }
 
-type Row = { id: number; seq: number | null; ip: string; jail: string; reporter_id: number; expired: number; revoked: number; status: number | null; error: string | null }
+type Row = { id: number; seq: number | null; ip: string; jail: string; reporter_id: number; bantime: number; expires_at: string | null; expired: number; revoked: number; status: number | null; error: string | null }
 
 /**
  * Reporter names in a second, tiny query rather than a join: with the hosts table in the
@@ -53,6 +59,8 @@ async function withReporters(db: Db, rows: Row[]): Promise<PendingBan[]> {
     jail: r.jail,
     // A ban whose reporter row vanished still gets decided; the empty name fails validation (status 3).
     reporter: names.get(Number(r.reporter_id)) ?? '',
+    bantime: Number(r.bantime),
+    expiresAt: r.expires_at === null ? null : String(r.expires_at),
     status: r.status === null ? null : Number(r.status),
     error: r.error ?? null,
     expired: Number(r.expired) === 1,
