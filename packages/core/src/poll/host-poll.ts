@@ -35,7 +35,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const machineId = readMachineId()
   const banState = options.banState ?? openBanState(config.fail2ban)
   const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
-  const unban = sharedJailUnban(client, config)
+  const unban = operatorUnban(client, config)
+  const unbanExpired = sharedJailUnban(client, config)
   const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
   const state: PollState = {}
   let schemaChecked = false
@@ -60,6 +61,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
         checkSharedJail,
         unban,
+        unbanExpired,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
       })
@@ -70,10 +72,14 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   }
 }
 
-// Many addresses per call: fail2ban-client takes them all at once.
-function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
+// Many addresses per call (fail2ban-client takes them all at once), at most 500 a call.
+// An operator's unban: the shared jail, or every jail with fail2ban.unbanAllJails.
+function operatorUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
   const { sharedJail, unbanAllJails } = config.fail2ban
-  return async (ips) => {
-    await (unbanAllJails ? client.run('unban', ...ips) : client.run('set', sharedJail, 'unbanip', ...ips))
-  }
+  return (ips) => client.runWithAddresses(unbanAllJails ? ['unban'] : ['set', sharedJail, 'unbanip'], ips)
+}
+
+// A fleet ban that ran out: the shared jail only, whatever unbanAllJails says.
+function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
+  return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'unbanip'], ips)
 }

@@ -4,7 +4,7 @@ import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.j
 import { fetchBansAfterCursor, fetchRetries, type PendingBan } from '../db/queries/pending.js'
 import { stampCommittedBans } from '../db/queries/sequence.js'
 import { recordDecisions, type StatusWrite } from '../db/queries/statuses.js'
-import { findExpiredApplied, markSwept } from '../db/queries/expired-applied.js'
+import { findExpiredApplied, markSwept, stillBannedAt, type ExpiredApplied } from '../db/queries/expired-applied.js'
 import { fromDbTime } from '../time/db-time.js'
 import { withRetry } from '../db/retry.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
@@ -37,13 +37,21 @@ export interface PollOptions {
    * otherwise the bans stay pending with the reason. Unset: not asked (tests of the poll alone).
    */
   readonly checkSharedJail?: SharedJailCheck
-  /** Takes addresses out of the shared jail (fail2ban-client `set JAIL unbanip …`). */
+  /**
+   * An operator's unban: takes addresses out of the shared jail (fail2ban-client `set JAIL
+   * unbanip …`), or out of every jail with `fail2ban.unbanAllJails`.
+   */
   readonly unban?: (ips: readonly string[]) => Promise<void>
+  /**
+   * The end of a fleet ban: takes addresses out of the shared jail only. Another jail's ban
+   * (a week-long recidive) is the host's own, and never ends with the fleet's.
+   */
+  readonly unbanExpired?: (ips: readonly string[]) => Promise<void>
   /** Carried from poll to poll by a daemon: the central allowlist is re-read only when it changed. */
   readonly state?: PollState
   /**
    * End local bans with the fleet's: take addresses whose fleet ban ran out out of the shared
-   * jail (through `unban`), because fail2ban cannot take a ban time from a log line.
+   * jail (through `unbanExpired`), because fail2ban cannot take a ban time from a log line.
    */
   readonly endWithFleetBan?: boolean
   /** Register these (this machine's addresses) with the fleet and count every registered host's as allowlisted. */
@@ -128,7 +136,7 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
     cursor = last.seq
     if (fresh.length < options.batchSize) break
   }
-  if (options.endWithFleetBan && options.unban) await endExpiredLocally(options, host, result)
+  if (options.endWithFleetBan && options.unbanExpired) await endExpiredLocally(options, options.unbanExpired, host, result)
   return result
 }
 
@@ -136,18 +144,65 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
 // taken out or the range has grown past a few minutes: an idle poll writes nothing extra.
 // It moves only after the unban worked, so a failure is retried next poll.
 const SWEEP_MARK_MAX_AGE_MS = 10 * 60 * 1000
+// The sweep reads this many expired bans per query, and hands them to fail2ban-client in
+// calls of at most 500 addresses (Fail2banClient.runWithAddresses).
+const SWEEP_PAGE = 1000
+// After this many in one poll it stops at the next point the mark can move to, and the next
+// poll goes on from there: 60,000 bans that expire together never make one long poll that
+// holds back the bans arriving meanwhile.
+const SWEEP_PER_POLL = 10_000
 
-async function endExpiredLocally(options: PollOptions, host: HostRow, result: PollResult): Promise<void> {
+/**
+ * Take out of the shared jail the addresses whose fleet ban ran out since the sweep mark,
+ * page by page in (expires_at, id) order. The mark can only say "everything that expired up
+ * to T is out", so after each page it moves to the last expiry time the page completed
+ * (rows expiring at the page's last time may continue on the next page).
+ */
+async function endExpiredLocally(options: PollOptions, unban: (ips: readonly string[]) => Promise<void>, host: HostRow, result: PollResult): Promise<void> {
   const { central } = options
   const until = host.lastSeen
   if (host.sweptUntil === null) {
     await markSwept(central, host, until)
     return
   }
-  const ips = (await findExpiredApplied(central.db, central.adapter, host.id, host.sweptUntil, until)).filter(isCanonicalIp)
-  if (ips.length > 0) await options.unban?.(ips)
-  if (ips.length > 0 || fromDbTime(until).getTime() - fromDbTime(host.sweptUntil).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central, host, until)
-  result.endedLocally += ips.length
+  const since = host.sweptUntil
+  const ended = new Set<string>()
+  let marked = since
+  let after: ExpiredApplied | undefined
+  let read = 0
+  for (;;) {
+    const page = await findExpiredApplied(central.db, host.id, { since, until, after }, SWEEP_PAGE)
+    const last = page[page.length - 1]
+    const full = last !== undefined && page.length === SWEEP_PAGE
+    const complete = full ? lastTimeBefore(page, last.expiresAt) : undefined
+    // Past the budget: end what this page completes, leave its last expiry time to the next poll.
+    const stopping = complete !== undefined && read + page.length >= SWEEP_PER_POLL
+    const now = stopping ? page.filter((r) => r.expiresAt !== last?.expiresAt) : page
+    const candidates = [...new Set(now.map((r) => r.ip))].filter((ip) => isCanonicalIp(ip) && !ended.has(ip))
+    const stillBanned = candidates.length > 0 ? await stillBannedAt(central.db, central.adapter, candidates, until) : new Set<string>()
+    const ips = candidates.filter((ip) => !stillBanned.has(ip))
+    if (ips.length > 0) await unban(ips)
+    for (const ip of ips) ended.add(ip)
+    result.endedLocally += ips.length
+    if (!full) break
+    if (complete !== undefined) {
+      await markSwept(central, host, complete)
+      marked = complete
+      if (stopping) return
+    }
+    after = last
+    read += page.length
+  }
+  if (ended.size > 0 || marked !== since || fromDbTime(until).getTime() - fromDbTime(since).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central, host, until)
+}
+
+/** The latest expiry time on the page before `time` (every ban expiring then is done). */
+function lastTimeBefore(page: readonly ExpiredApplied[], time: string): string | undefined {
+  for (let i = page.length - 1; i >= 0; i--) {
+    const at = page[i]?.expiresAt
+    if (at !== undefined && at !== time) return at
+  }
+  return undefined
 }
 
 // New or retried bans, and unbans of bans this host had applied or already held.
