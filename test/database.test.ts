@@ -130,6 +130,31 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     expect((await b.statusOf(nearly)).status).toBe(BanStatus.Added)
   })
 
+  it('asks whether the shared jail runs once per poll with lines to write, never on an idle poll; while it does not, bans stay 0 with the reason (issue 11, point 3)', async () => {
+    const b = host()
+    let asked = 0
+    let answer: string | null = null
+    const checkSharedJail = async () => {
+      asked++
+      return answer
+    }
+    await b.poll({ checkSharedJail })
+    const afterFirst = asked
+    expect(await b.poll({ checkSharedJail })).toMatchObject({ examined: 0 })
+    expect(asked).toBe(afterFirst)
+    const ids = [await insertBan(central, 'reporter-1', null, report('192.0.2.60')), await insertBan(central, 'reporter-1', null, report('192.0.2.61')), await insertBan(central, 'reporter-1', null, report('192.0.2.62'))]
+    answer = 'the shared jail f2b-central-shared is not running (fail2ban runs: sshd)'
+    const lines = b.lines().length
+    expect(await b.poll({ checkSharedJail, batchSize: 2 })).toMatchObject({ added: 0, keptPending: 3, linesWritten: 0, localProblem: answer })
+    expect(asked).toBe(afterFirst + 1)
+    expect(b.lines()).toHaveLength(lines)
+    for (const id of ids) expect(await b.statusOf(id)).toEqual({ status: BanStatus.Pending, error: answer })
+    answer = null
+    expect(await b.poll({ checkSharedJail, batchSize: 2 })).toMatchObject({ added: 3, linesWritten: 3 })
+    expect(asked).toBe(afterFirst + 2)
+    for (const id of ids) expect(await b.statusOf(id)).toEqual({ status: BanStatus.Added, error: null })
+  })
+
   it('writes one line for an address reported twice, and works through more than one batch', async () => {
     const b = host()
     await b.poll()
