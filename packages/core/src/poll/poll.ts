@@ -177,8 +177,8 @@ async function endExpiredLocally(options: PollOptions, unban: (ips: readonly str
     const complete = full ? lastTimeBefore(page, last.expiresAt) : undefined
     // Past the budget: end what this page completes, leave its last expiry time to the next poll.
     const stopping = complete !== undefined && read + page.length >= SWEEP_PER_POLL
-    const now = stopping ? page.filter((r) => r.expiresAt !== last?.expiresAt) : page
-    const candidates = [...new Set(now.map((r) => r.ip))].filter((ip) => isCanonicalIp(ip) && !ended.has(ip))
+    const taken = stopping ? page.filter((r) => r.expiresAt !== last?.expiresAt) : page
+    const candidates = [...new Set(taken.map((r) => r.ip))].filter((ip) => isCanonicalIp(ip) && !ended.has(ip))
     const stillBanned = candidates.length > 0 ? await stillBannedAt(central.db, central.adapter, candidates, until) : new Set<string>()
     const ips = candidates.filter((ip) => !stillBanned.has(ip))
     if (ips.length > 0) await unban(ips)
@@ -223,8 +223,9 @@ interface BatchContext {
 /**
  * Decide one batch, apply it locally, and record its statuses with the cursor moved to
  * `cursorSeq` in one transaction. A temporary local failure (fail2ban not answering or the
- * shared jail stopped, the shared log cannot be written, an unban fails) keeps the bans it touched pending, with the error, for the next
- * poll: 3 is only for values that can never be applied.
+ * shared jail stopped, the shared log cannot be written, an unban fails) keeps the bans it
+ * touched pending, with the error, for the next poll: 3 is only for values that can never
+ * be applied.
  */
 async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan[], context: BatchContext, cursorSeq: number, result: PollResult): Promise<void> {
   const { at, allowlist, written } = context
