@@ -1,8 +1,9 @@
 // npm run demo: three hosts on one machine sharing bans through an embedded SQLite file.
 // It runs the real, built add2db / readdb / f2b-central programs exactly as fail2ban and cron
 // would. No fail2ban is needed: each host reads its local ban state from a file in fail2ban's
-// own database format (empty here, except for one ban that mail-1 already holds), and the
-// fail2ban-client call of the unban step goes to `true`.
+// own database format (empty here, except for one ban that mail-1 already holds), and its
+// fail2ban-client calls go to a stand-in that says the shared jail runs (readdb asks before
+// it appends) and accepts the unban step.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +17,13 @@ const bin = (pkg, name) => join(root, 'packages', pkg, JSON.parse(readFileSync(j
 const dir = mkdtempSync(join(tmpdir(), 'f2b-central-demo-'))
 const dbFile = join(dir, 'central.sqlite')
 const hosts = ['web-1', 'web-2', 'mail-1']
+const standIn = join(dir, 'fail2ban-client-stand-in.mjs')
+writeFileSync(
+  standIn,
+  `// Stands in for fail2ban-client: a fail2ban whose shared jail runs. Every other command succeeds.
+if (process.argv[2] === 'status' && process.argv.length === 3) console.log('Status\\n|- Number of jail:\\t1\\n\`- Jail list:\\tf2b-central-shared')
+`,
+)
 
 function run(program, args, label) {
   console.log(`$ ${label ?? program.split('/').pop().replace(/\.c?js$/, '')} ${args.join(' ')}`)
@@ -36,8 +44,8 @@ function configFor(host) {
       `  name: ${host}`,
       'fail2ban:',
       `  database: ${f2bDb}`,
-      // No fail2ban here: the unban step's fail2ban-client call goes to \`true\`.
-      '  client: ["true"]',
+      // No fail2ban here: fail2ban-client calls go to the stand-in.
+      `  client: [${JSON.stringify(process.execPath)}, ${JSON.stringify(standIn)}]`,
       `  sharedLog: ${join(dir, `${host}-shared.log`)}`,
       'spool:',
       `  dir: ${join(dir, `${host}-spool`)}`,
@@ -52,8 +60,9 @@ function configFor(host) {
 
 console.log(`demo directory: ${dir}\n`)
 const cfg = Object.fromEntries(hosts.map((h) => [h, configFor(h)]))
-// mail-1's fail2ban already bans 198.51.100.23, banned 10 minutes ago for a day: status 2 there.
-addLocalBan(cfg['mail-1'].f2bDb, { ip: '198.51.100.23', jail: 'postfix', timeOfBan: Math.floor(Date.now() / 1000) - 600, bantime: 86400 })
+// mail-1's fail2ban already bans 198.51.100.23 on every port (recidive), banned 10 minutes ago
+// for a week: it protects as much as the fleet's one-day ban, so status 2 there.
+addLocalBan(cfg['mail-1'].f2bDb, { ip: '198.51.100.23', jail: 'recidive', timeOfBan: Math.floor(Date.now() / 1000) - 600, bantime: 7 * 86400 })
 
 run(bin('cli', 'f2b-central'), ['migrate', '--config', cfg['web-1'].path], 'f2b-central')
 for (const h of hosts) run(bin('readdb', 'readdb'), ['--config', cfg[h].path])

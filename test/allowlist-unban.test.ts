@@ -110,6 +110,22 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     await waitUntil(`${ip} to leave every jail`, async () => !(await f2b.bannedIps(SHARED)).includes(ip) && !(await f2b.bannedIps('local')).includes(ip), 10_000)
   })
 
+  it("with fail2ban.unbanAllJails, a fleet ban that runs out leaves the shared jail only: the host's own ban in another jail stays (issue 11, point 9)", async () => {
+    const all = writeHostConfig({ dir: tdb.dir, name: 'db-4', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true } })
+    const ip = '203.0.113.44'
+    expect((await runProgram(BIN.readdb, ['--config', all])).code).toBe(0)
+    expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip, '--bantime', '8'])).code).toBe(0)
+    expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ added: 1 })
+    await f2b.waitForBan(SHARED, ip)
+    // This host's own jail bans it too, for longer than the fleet ban (a recidive, here 10 minutes).
+    await f2b.client('set', 'local', 'banip', ip)
+    const { expires_at } = await central.db.selectFrom('bans').select('expires_at').where('ip', '=', ip).executeTakeFirstOrThrow()
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(`${expires_at!.replace(' ', 'T')}Z`) - Date.now()) + 300))
+    expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ endedLocally: 1 })
+    await waitUntil(`${ip} to leave the shared jail`, async () => !(await f2b.bannedIps(SHARED)).includes(ip), 10_000)
+    expect(await f2b.bannedIps('local')).toContain(ip)
+  })
+
   it('allowlist: never applied (6), including a ban stored before the entry; the config\'s own list is honoured', async () => {
     const before = await insertBan(central, 'web-2', null, report('198.51.100.70'))
     expect((await cli('allow', 'add', '198.51.100.64/26', '--reason', 'office')).stdout).toBe('198.51.100.64/26: added to the allowlist\n')

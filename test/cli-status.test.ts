@@ -1,12 +1,15 @@
 // f2b-central status, as built, on every dialect: per-host last seen, pending count (after
-// the cursor, unstamped, retries), oldest pending, errors in the last day, stale flag, and
-// the exit code a monitoring check reads.
+// the cursor, unstamped, retries), oldest pending, bans a local failure keeps pending (with
+// the latest such error), errors in the last day, stale flag, and the exit code a
+// monitoring check reads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { at, DAY, HOUR, MINUTE, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
 import { writeHostConfig } from './setup/programs.js'
+
+const ENOSPC = 'cannot append to shared log /var/log/f2b-central/shared.log: ENOSPC: no space left on device, write'
 
 describe.each(dialects())('%s: f2b-central status', (dialect) => {
   let tdb: TestDatabase
@@ -32,7 +35,10 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     for (const b of [b1, b2, b3, b4]) await seedStatus(central, b, w1, BanStatus.Added)
     await seedStatus(central, b1, w2, BanStatus.Error, { updated: -2 * DAY, error: 'old' })
     await seedStatus(central, b1, w3, BanStatus.Pending)
-    await seedStatus(central, b3, w3, BanStatus.Error, { updated: -MINUTE, error: 'cannot append to shared log' })
+    await seedStatus(central, b3, w3, BanStatus.Error, { updated: -MINUTE, error: 'refused: invalid jail' })
+    // Kept pending by a full disk (issue 11, point 4): still pending, retried, and shown.
+    await seedStatus(central, b4, w3, BanStatus.Pending, { updated: -10 * MINUTE, error: 'cannot unban locally: fail2ban-client failed' })
+    await seedStatus(central, b2, w3, BanStatus.Pending, { updated: -2 * MINUTE, error: ENOSPC })
     // As the pollers' stamping left it: the last stamp handed out is 3.
     await central.db.updateTable('ban_sequence').set({ value: 3 }).where('id', '=', 1).execute()
   })
@@ -46,37 +52,44 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(1)
     const lines = r.stdout.trim().split('\n')
-    expect(lines[0]).toMatch(/^HOST +LAST SEEN +PENDING +OLDEST PENDING +ERRORS 24H +STATE$/)
-    expect(lines[1]).toMatch(/^web-1 +\ds ago +0 +- +0 +ok$/)
-    expect(lines[2]).toMatch(/^web-2 +(59m|1h) ago +3 +5m +0 +STALE$/)
+    expect(lines[0]).toMatch(/^HOST +LAST SEEN +PENDING +OLDEST PENDING +RETRYING +ERRORS 24H +STATE$/)
+    expect(lines[1]).toMatch(/^web-1 +\ds ago +0 +- +0 +0 +ok$/)
+    expect(lines[2]).toMatch(/^web-2 +(59m|1h) ago +3 +5m +0 +0 +STALE$/)
     // Seen 30 s ago, yet a ban has waited 10 minutes for it: alive but not applying.
-    expect(lines[3]).toMatch(/^web-3 +3\ds ago +3 +10m +1 +STUCK,ERRORS$/)
-    expect(lines[4]).toBe('3 hosts: 1 stale (not seen for more than 5m), 1 with errors in the last day, 1 stuck')
+    expect(lines[3]).toMatch(/^web-3 +3\ds ago +3 +10m +2 +1 +STUCK,RETRYING,ERRORS$/)
+    expect(lines[4]).toBe(`web-3: 2 pending after a local failure; latest 2m ago: ${ENOSPC}`)
+    expect(lines[5]).toBe('3 hosts: 1 stale (not seen for more than 5m), 1 with errors in the last day, 1 retrying after a local failure, 1 stuck')
   })
 
   it('--json gives the same per host, with ages in seconds', async () => {
     const r = await status('--json')
     expect(r.code).toBe(1)
     const s = JSON.parse(r.stdout) as { healthy: boolean; staleHosts: number; hostsWithErrors: number; hosts: Record<string, unknown>[] }
-    expect(s).toMatchObject({ healthy: false, staleHosts: 1, hostsWithErrors: 1, staleAfterSeconds: 300 })
+    expect(s).toMatchObject({ healthy: false, staleHosts: 1, hostsWithErrors: 1, hostsRetrying: 1, staleAfterSeconds: 300 })
     const [w1, w2, w3] = s.hosts
-    expect(w1).toMatchObject({ name: 'web-1', pending: 0, oldestPendingAt: null, errorsLastDay: 0, stale: false })
+    expect(w1).toMatchObject({ name: 'web-1', pending: 0, oldestPendingAt: null, pendingWithErrors: 0, latestPendingError: null, errorsLastDay: 0, stale: false })
     expect(w2).toMatchObject({ name: 'web-2', pending: 3, errorsLastDay: 0, stale: true })
     expect(w2!.oldestPendingSeconds).toBeGreaterThanOrEqual(5 * MINUTE - 5)
     expect(w2!.oldestPendingSeconds).toBeLessThan(5 * MINUTE + 30)
     expect(w2!.secondsSinceSeen).toBeGreaterThanOrEqual(HOUR - 5)
-    expect(w3).toMatchObject({ name: 'web-3', pending: 3, errorsLastDay: 1, stale: false })
+    expect(w3).toMatchObject({ name: 'web-3', pending: 3, pendingWithErrors: 2, latestPendingError: { error: ENOSPC }, errorsLastDay: 1, stale: false })
+    expect((w3!.latestPendingError as { seconds: number }).seconds).toBeGreaterThanOrEqual(2 * MINUTE - 5)
     expect(w3!.oldestPendingSeconds).toBeGreaterThanOrEqual(10 * MINUTE - 5)
   })
 
-  it('--stale-after moves the threshold; a fleet without stale hosts or errors exits 0', async () => {
+  it('--stale-after moves the threshold; a fleet without stale hosts, errors or local failures exits 0', async () => {
     const lenient = await status('--stale-after', '2h', '--json')
-    expect(JSON.parse(lenient.stdout)).toMatchObject({ staleHosts: 0, hostsWithErrors: 1 })
+    expect(JSON.parse(lenient.stdout)).toMatchObject({ staleHosts: 0, hostsWithErrors: 1, hostsRetrying: 1 })
     expect(lenient.code).toBe(1)
     await central.db.updateTable('ban_status').set({ status: BanStatus.Added, error: null, updated_at: at(0) }).where('status', '=', BanStatus.Error).where('host_id', '=', ids['web-3']!).execute()
+    const retrying = await status('--stale-after', '2h', '--json')
+    expect(JSON.parse(retrying.stdout)).toMatchObject({ hostsWithErrors: 0, hostsRetrying: 1, healthy: false })
+    expect(retrying.code).toBe(1)
+    // The next poll that gets through clears the error with the status.
+    await central.db.updateTable('ban_status').set({ status: BanStatus.Added, error: null, updated_at: at(0) }).where('status', '=', BanStatus.Pending).where('error', 'is not', null).execute()
     const healthy = await status('--stale-after', '2h')
     expect(healthy.code, healthy.stdout + healthy.stderr).toBe(0)
-    expect(healthy.stdout).toMatch(/3 hosts: 0 stale \(not seen for more than 2h\), 0 with errors in the last day, 0 stuck\n$/)
+    expect(healthy.stdout).toMatch(/3 hosts: 0 stale \(not seen for more than 2h\), 0 with errors in the last day, 0 retrying after a local failure, 0 stuck\n$/)
   })
 
   it('a cursor ahead of the sequence is never ok: the host would skip every ban stamped until it catches up', async () => {
@@ -84,7 +97,7 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     try {
       const r = await status('--stale-after', '2h')
       expect(r.code).toBe(1)
-      expect(r.stdout).toMatch(/\nweb-1 +\S+ ago +0 +- +0 +STUCK\n/)
+      expect(r.stdout).toMatch(/\nweb-1 +\S+ ago +0 +- +0 +0 +STUCK\n/)
       expect(JSON.parse((await status('--stale-after', '2h', '--json')).stdout).hosts[0]).toMatchObject({ name: 'web-1', cursorAhead: true, pending: 0 })
     } finally {
       await central.db.updateTable('hosts').set({ cursor_seq: 3 }).where('id', '=', ids['web-1']!).execute()

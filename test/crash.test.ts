@@ -31,7 +31,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb killed between the s
       jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n`,
       beforeStart: (s) => writeFileSync(s.path('shared.log'), ''),
     })
-    config = writeHostConfig({ dir: tdb.dir, name: 'crash-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { database: f2b.dbFile, sharedJail: SHARED } })
+    config = writeHostConfig({ dir: tdb.dir, name: 'crash-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), database: f2b.dbFile, sharedJail: SHARED } })
     expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
   }, 60_000)
   afterAll(async () => {

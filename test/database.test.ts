@@ -15,6 +15,7 @@ import { addLocalBan, createFail2banStateDb } from '../scripts/fail2ban-state-db
 import { createConnection } from 'mysql2/promise'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 
+const SHARED = 'f2b-central-shared'
 const report = (ip: string, bantime = 3600, jail = 'sshd') => ({ ip, jail, protocol: 'tcp', port: 'ssh', bantime })
 
 describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
@@ -37,7 +38,7 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     const f2bDb = join(tdb.dir, `${name}-fail2ban.sqlite3`)
     createFail2banStateDb(f2bDb)
     const poll = (extra: Partial<PollOptions> = {}) =>
-      pollOnce({ central, hostName: name, machineId: null, banState: new SqliteBanState(f2bDb), sharedLog, recentBanFraction: 0.4, batchSize: 100, ...extra })
+      pollOnce({ central, hostName: name, machineId: null, banState: new SqliteBanState(f2bDb), sharedLog, sharedJail: SHARED, recentBanFraction: 0.4, batchSize: 100, ...extra })
     const lines = () => (existsSync(sharedLog) ? readFileSync(sharedLog, 'utf8').split('\n').filter(Boolean) : [])
     const statusOf = async (banId: number) =>
       (await central.db.selectFrom('ban_host_status').select(['status', 'error']).where('ban_id', '=', banId).where('host', '=', name).executeTakeFirstOrThrow())
@@ -100,29 +101,58 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     expect(reporter.lines().some((l) => l.includes('2001:db8::10'))).toBe(false)
   })
 
-  it('reads local ban state: recent → 2, nearly expired → stays 0 and is retried, expired fleet ban → 5', async () => {
+  it('reads local ban state: the shared jail with enough of the fleet ban left → 2, with less → stays 0 and is retried; a port-limited jail → 1; expired fleet ban → 5', async () => {
     const b = host()
     await b.poll()
     const nowS = Math.floor(Date.now() / 1000)
-    addLocalBan(b.f2bDb, { ip: '203.0.113.20', jail: 'sshd', timeOfBan: nowS - 100, bantime: 1000 })
-    addLocalBan(b.f2bDb, { ip: '203.0.113.21', jail: 'sshd', timeOfBan: nowS - 900, bantime: 1000 })
+    // Fleet bans of 3600 s; 40 % of that is 1440 s.
+    addLocalBan(b.f2bDb, { ip: '203.0.113.20', jail: SHARED, timeOfBan: nowS - 100, bantime: 3600 })
+    addLocalBan(b.f2bDb, { ip: '203.0.113.21', jail: SHARED, timeOfBan: nowS - 3000, bantime: 3600 })
     addLocalBan(b.f2bDb, { ip: '203.0.113.22', jail: 'old', timeOfBan: nowS - 5000, bantime: 1000 })
+    addLocalBan(b.f2bDb, { ip: '203.0.113.24', jail: 'sshd', timeOfBan: nowS - 100, bantime: 3600 })
     const recent = await insertBan(central, 'reporter-1', null, report('203.0.113.20'))
     const nearly = await insertBan(central, 'reporter-1', null, report('203.0.113.21'))
     const over = await insertBan(central, 'reporter-1', null, report('203.0.113.22'))
     const expired = await insertBan(central, 'reporter-1', null, report('203.0.113.23'))
+    const portLimited = await insertBan(central, 'reporter-1', null, report('203.0.113.24'))
     await central.db.updateTable('bans').set({ expires_at: sql`created_at` }).where('id', '=', expired).execute()
-    expect(await b.poll()).toMatchObject({ alreadyBanned: 1, keptPending: 1, added: 1, expired: 1, linesWritten: 1 })
+    expect(await b.poll()).toMatchObject({ alreadyBanned: 1, keptPending: 1, added: 2, expired: 1, linesWritten: 2 })
     expect((await b.statusOf(recent)).status).toBe(BanStatus.AlreadyBanned)
     expect((await b.statusOf(nearly)).status).toBe(BanStatus.Pending)
     expect((await b.statusOf(over)).status).toBe(BanStatus.Added)
     expect((await b.statusOf(expired)).status).toBe(BanStatus.Expired)
+    expect((await b.statusOf(portLimited)).status).toBe(BanStatus.Added)
     // Still held nearly expired: retried, still pending, no line.
     expect(await b.poll()).toMatchObject({ keptPending: 1, linesWritten: 0 })
     // The local ban ran out: the retry now applies it.
-    addLocalBan(b.f2bDb, { ip: '203.0.113.21', jail: 'sshd', timeOfBan: nowS - 2000, bantime: 1000 })
+    addLocalBan(b.f2bDb, { ip: '203.0.113.21', jail: SHARED, timeOfBan: nowS - 4000, bantime: 3600 })
     expect(await b.poll()).toMatchObject({ added: 1, linesWritten: 1 })
     expect((await b.statusOf(nearly)).status).toBe(BanStatus.Added)
+  })
+
+  it('asks whether the shared jail runs once per poll with lines to write, never on an idle poll; while it does not, bans stay 0 with the reason (issue 11, point 3)', async () => {
+    const b = host()
+    let asked = 0
+    let answer: string | null = null
+    const checkSharedJail = async () => {
+      asked++
+      return answer
+    }
+    await b.poll({ checkSharedJail })
+    const afterFirst = asked
+    expect(await b.poll({ checkSharedJail })).toMatchObject({ examined: 0 })
+    expect(asked).toBe(afterFirst)
+    const ids = [await insertBan(central, 'reporter-1', null, report('192.0.2.60')), await insertBan(central, 'reporter-1', null, report('192.0.2.61')), await insertBan(central, 'reporter-1', null, report('192.0.2.62'))]
+    answer = 'the shared jail f2b-central-shared is not running (fail2ban runs: sshd)'
+    const lines = b.lines().length
+    expect(await b.poll({ checkSharedJail, batchSize: 2 })).toMatchObject({ added: 0, keptPending: 3, linesWritten: 0, localProblem: answer })
+    expect(asked).toBe(afterFirst + 1)
+    expect(b.lines()).toHaveLength(lines)
+    for (const id of ids) expect(await b.statusOf(id)).toEqual({ status: BanStatus.Pending, error: answer })
+    answer = null
+    expect(await b.poll({ checkSharedJail, batchSize: 2 })).toMatchObject({ added: 3, linesWritten: 3 })
+    expect(asked).toBe(afterFirst + 2)
+    for (const id of ids) expect(await b.statusOf(id)).toEqual({ status: BanStatus.Added, error: null })
   })
 
   it('writes one line for an address reported twice, and works through more than one batch', async () => {

@@ -57,7 +57,11 @@ backend = polling
     // C also has a jail with a 100 s ban time and counts a ban as recent only with more than 99 %
     // of it left: after a second or two, an address held there is "nearly expired" for C, read
     // from fail2ban's real ban times without waiting minutes (or racing a slow machine).
-    const started = await Promise.allSettled([startHost('host-b'), startHost('host-c', (dir) => `[short]\nenabled = true\nfilter = test-auth\nlogpath = ${join(dir, 'auth.log')}\nbantime = 100\n`)])
+    // B also has a port-limited jail like sshd (port 22, 10 minutes): not in fail2ban.allPortsJails.
+    const started = await Promise.allSettled([
+      startHost('host-b', (dir) => `[ssh22]\nenabled = true\nfilter = test-auth\nlogpath = ${join(dir, 'auth.log')}\nport = 22\nbantime = 600\n`),
+      startHost('host-c', (dir) => `[short]\nenabled = true\nfilter = test-auth\nlogpath = ${join(dir, 'auth.log')}\nbantime = 100\n`),
+    ])
     // Keep whichever started, so afterAll stops it even when the other failed.
     started.forEach((r, i) => {
       if (r.status === 'fulfilled') servers[i === 0 ? 'b' : 'c'] = r.value
@@ -71,7 +75,7 @@ backend = polling
         name: `host-${name}`,
         dbUrl: tdb.url,
         sharedLog: s.path('shared.log'),
-        fail2ban: name === 'c' ? { database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
+        fail2ban: name === 'c' ? { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
       })
     }
     // Register every host before the attack, as a fleet running readdb would have.
@@ -106,23 +110,32 @@ backend = polling
     expect(JSON.parse((await readdb('a')).stdout || '{"examined":0}')).toMatchObject({ examined: 0 })
   })
 
-  it('reads real ban times: held with most of its time left → 2; held nearly expired → stays 0, applied once it ends', async () => {
+  it("reads real ban times: held by the shared jail with most of the fleet ban's time left → 2; with less → stays 0, applied once it ends", async () => {
     const recent = '198.51.100.77'
     const nearly = '198.51.100.78'
+    // Both shared jails ban for 1 d (the shipped jail file); the fleet bans last 1 d and 10 d.
     await servers.b!.client('set', SHARED, 'banip', recent)
-    await servers.c!.client('set', 'short', 'banip', nearly)
-    await new Promise((r) => setTimeout(r, 1500))
-    for (const ip of [recent, nearly]) {
-      expect((await runProgram(BIN.add2db, ['--config', configs.a!, '--jail', 'auth', '--ip', ip])).code).toBe(0)
-    }
+    await servers.c!.client('set', SHARED, 'banip', nearly)
+    expect((await runProgram(BIN.add2db, ['--config', configs.a!, '--jail', 'auth', '--ip', recent])).code).toBe(0)
+    expect((await runProgram(BIN.add2db, ['--config', configs.a!, '--jail', 'auth', '--ip', nearly, '--bantime', String(10 * 86400)])).code).toBe(0)
     expect((await readdb('b')).code).toBe(0)
     expect((await readdb('c')).code).toBe(0)
     expect((await statuses(recent))['host-b']).toBe(BanStatus.AlreadyBanned)
     expect((await statuses(nearly))['host-c']).toBe(BanStatus.Pending)
-    // Its local ban ends (unbanned here rather than waiting 100 s): the retry applies it.
-    await servers.c!.client('set', 'short', 'unbanip', nearly)
+    // Its local ban ends (unbanned here rather than waiting a day): the retry applies it.
+    await servers.c!.client('set', SHARED, 'unbanip', nearly)
     expect((await readdb('c')).code).toBe(0)
     expect((await statuses(nearly))['host-c']).toBe(BanStatus.Added)
     await servers.c!.waitForBan(SHARED, nearly)
+  })
+
+  it("issue 11, point 5: a port-limited local ban (B's ssh22, 9 of its 10 minutes left) does not hide the fleet's all-ports ban: 1, and B's shared jail bans it", async () => {
+    const ip = '198.51.100.79'
+    await servers.b!.client('set', 'ssh22', 'banip', ip)
+    expect((await runProgram(BIN.add2db, ['--config', configs.a!, '--jail', 'auth', '--ip', ip])).code).toBe(0)
+    expect(JSON.parse((await readdb('b')).stdout)).toMatchObject({ added: 1, alreadyBanned: 0, linesWritten: 1 })
+    expect((await statuses(ip))['host-b']).toBe(BanStatus.Added)
+    await servers.b!.waitForBan(SHARED, ip)
+    expect(await servers.b!.bannedIps('ssh22')).toContain(ip)
   })
 })

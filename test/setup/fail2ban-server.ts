@@ -306,6 +306,16 @@ export class Fail2banServer {
     await this.startServer()
   }
 
+  /** Stops fail2ban and keeps its directory, for a test of a host whose fail2ban is down; start() it again with resume(). */
+  async halt(): Promise<void> {
+    await this.stopServer()
+  }
+
+  /** Starts fail2ban again after halt(), on the same config, database and logs. */
+  async resume(): Promise<void> {
+    await this.startServer()
+  }
+
   /** Stops fail2ban (killing it if it does not go) and removes the directory. Safe to call more than once. */
   async stop(): Promise<void> {
     try {

@@ -37,14 +37,28 @@ export interface HostConfigOptions {
   extra?: Record<string, unknown>
 }
 
-/** Write a host's config.yml, as an admin would, and return its path. */
+/**
+ * fail2ban.client for a host whose fail2ban is only a state file (`fail2ban.database` made by
+ * scripts/fail2ban-state-db.mjs): a stand-in that says the shared jail runs, and nothing more
+ * (see the script).
+ */
+export function standInClient(sharedJail = 'f2b-central-shared'): string[] {
+  return ['sh', join(ROOT, 'test/setup/fail2ban-client-stand-in.sh'), sharedJail]
+}
+
+/**
+ * Write a host's config.yml, as an admin would, and return its path. A host given
+ * `fail2ban.database` but no `fail2ban.client` gets the stand-in client: its fail2ban is a
+ * state file, with no server to ask.
+ */
 export function writeHostConfig(o: HostConfigOptions): string {
   const path = join(o.dir, `${o.name}.yml`)
   const { database, readdb, spool, ...rest } = (o.extra ?? {}) as { database?: Record<string, unknown>; readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
+  const standIn = o.fail2ban?.database !== undefined && o.fail2ban.client === undefined ? { client: standInClient(o.fail2ban.sharedJail as string | undefined) } : {}
   const doc = {
     database: { url: o.dbUrl, timeoutSeconds: 3, ...database },
     host: { name: o.name },
-    fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...o.fail2ban },
+    fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...standIn, ...o.fail2ban },
     // Each test host gets its own lock file: the default in /run would make test hosts exclude each other.
     readdb: { lockFile: join(o.dir, `${o.name}-readdb.lock`), ...readdb },
     spool: { dir: join(o.dir, `${o.name}-spool`), ...spool },

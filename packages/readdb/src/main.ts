@@ -73,9 +73,11 @@ function repeatedWarning(log: Logger, msg: string): (problem: string | undefined
 }
 
 // One line per poll that did something; an idle poll stays silent so cron mails nothing.
+// A poll that kept bans back for a local problem says so at warn level, with the problem.
 function logPoll(log: Logger, result: PollResult, ms: number): void {
   if (result.examined === 0 && result.endedLocally === 0) return
-  log.info({ ...result, ms: Math.round(ms) }, 'poll')
+  if (result.localProblem !== undefined) log.warn({ ...result, ms: Math.round(ms) }, `poll: bans kept pending: ${result.localProblem}`)
+  else log.info({ ...result, ms: Math.round(ms) }, 'poll')
 }
 
 main(process.argv.slice(2)).then(

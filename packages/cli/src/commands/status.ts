@@ -2,16 +2,18 @@ import { ExitCode } from '@f2b-central/core/exit-codes'
 import { readFleetStatus, type HostHealth } from '@f2b-central/core/fleet/fleet-status'
 import { formatDuration, parseDuration } from '@f2b-central/core/time/duration'
 import { argValue } from '../arg-value.js'
-import { plural, print, printJson, shown, shownTime, table } from '../output.js'
+import { plural, print, printJson, shown, shownText, shownTime, table } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central status [--stale-after DURATION] [--json] [--config FILE]
 The fleet at a glance: every host with when it was last seen, how many bans it has not
-decided yet (and the oldest), and its errors (status 3) in the last day. A host is STUCK
-when its cursor is past the last stamp (it would skip bans) or when it is seen but a ban has
-waited for it longer than --stale-after. Bans held past a reporter's flood limit are listed.
+decided yet (and the oldest), how many of those a local failure keeps pending (a full
+disk, fail2ban not answering: retried each poll) with the latest such error, and its
+errors (status 3) in the last day. A host is STUCK when its cursor is past the last stamp
+(it would skip bans) or when it is seen but a ban has waited for it longer than
+--stale-after. Bans held past a reporter's flood limit are listed.
   --stale-after DURATION   a host not seen for longer is stale (default 5m; e.g. 90s, 10m, 1h)
-Exit 1 when a host is stale, stuck or has errors (for a monitoring check), else 0.`
+Exit 1 when a host is stale, stuck, retrying or has errors (for a monitoring check), else 0.`
 
 export async function run(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('status', argv, { 'stale-after': { type: 'string', default: '5m' }, ...COMMON_OPTIONS })
@@ -24,10 +26,14 @@ export async function run(argv: string[]): Promise<ExitCode> {
   if (values.json) printJson(status)
   else if (status.hosts.length === 0) print('no hosts registered yet (a host registers with its first add2db or readdb run)')
   else {
-    print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
+    print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'RETRYING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
+    for (const h of status.hosts) {
+      const e = h.latestPendingError
+      if (e) print(`${shown(h.name)}: ${h.pendingWithErrors} pending after a local failure; latest ${formatDuration(e.seconds)} ago: ${shownText(e.error)}`)
+    }
     print(
       `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +
-        `${status.hostsWithErrors} with errors in the last day, ${status.stuckHosts} stuck`,
+        `${status.hostsWithErrors} with errors in the last day, ${status.hostsRetrying} retrying after a local failure, ${status.stuckHosts} stuck`,
     )
     for (const h of status.held) print(`held: ${plural(h.count, 'ban')} from ${shown(h.reporter)} since ${shownTime(h.since)} (past the flood limit; \`f2b-central bans release --reporter ${shown(h.reporter)}\` or \`bans drop\`)`)
   }
@@ -35,12 +41,13 @@ export async function run(argv: string[]): Promise<ExitCode> {
 }
 
 function row(h: HostHealth): string[] {
-  const state = [h.stale ? 'STALE' : '', h.cursorAhead || h.stalled ? 'STUCK' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
+  const state = [h.stale ? 'STALE' : '', h.cursorAhead || h.stalled ? 'STUCK' : '', h.pendingWithErrors > 0 ? 'RETRYING' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
   return [
     shown(h.name),
     `${formatDuration(h.secondsSinceSeen)} ago`,
     String(h.pending),
     h.oldestPendingSeconds === null ? '-' : formatDuration(h.oldestPendingSeconds),
+    String(h.pendingWithErrors),
     String(h.errorsLastDay),
     state,
   ]

@@ -77,8 +77,10 @@ export const configFileSchema = z.strictObject({
       sharedJail: z._default(z.string().check(z.minLength(1)), 'f2b-central-shared'),
       /** The log file readdb appends to and the shared jail follows. */
       sharedLog: z._default(z.string().check(z.minLength(1)), '/var/log/f2b-central/shared.log'),
-      /** A ban held locally with more than this fraction of its ban time left counts as "already banned" (status 2). */
+      /** A fleet ban held locally by an all-ports jail with more than this fraction of the fleet ban's ban time left counts as "already banned" (status 2). */
       recentBanFraction: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.4),
+      /** Local jails besides the shared one that ban on every port: only a ban in one of these (or the shared jail) can make a fleet ban "already banned". */
+      allPortsJails: z._default(z.array(z.string().check(z.minLength(1))), ['recidive']),
       /** Deadline for one fail2ban-client call, seconds. */
       timeoutSeconds: z._default(seconds, 10),
       /** On an operator's unban, take the address out of every local jail, not only the shared one. */
@@ -232,6 +234,9 @@ export const configRules: readonly ConfigRule[] = [
   },
   function sharedJail({ fail2ban }, ctx) {
     ctx.attempt('fail2ban.sharedJail', () => parseJail(fail2ban.sharedJail))
+  },
+  function allPortsJails({ fail2ban }, ctx) {
+    fail2ban.allPortsJails.forEach((j, i) => ctx.attempt(`fail2ban.allPortsJails.${i}`, () => parseJail(j)))
   },
   function allowlist(file, ctx) {
     file.allowlist.forEach((n, i) => ctx.attempt(`allowlist.${i}`, () => parseNetwork(n, `allowlist[${i}]`)))

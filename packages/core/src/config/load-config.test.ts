@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     const cfg = loadConfig({ path: file('a.yml', `database:\n  url: mysql://f2b@db.example:3307/fleet\n  passwordFile: ${pw}\n`), env: {} })
     expect(cfg.database.target).toEqual({ kind: 'mysql', host: 'db.example', port: 3307, user: 'f2b', database: 'fleet', password: 's3cret' })
     expect(cfg.host.name).toBe(hostname())
-    expect(cfg.fail2ban).toMatchObject({ client: ['fail2ban-client'], sharedJail: 'f2b-central-shared', recentBanFraction: 0.4 })
+    expect(cfg.fail2ban).toMatchObject({ client: ['fail2ban-client'], sharedJail: 'f2b-central-shared', recentBanFraction: 0.4, allPortsJails: ['recidive'] })
     expect(cfg.readdb.schedule).toBe('*/5 * * * * *')
     expect(cfg.bans.defaultBantime).toBe(86400)
   })
@@ -40,6 +40,7 @@ describe('loadConfig', () => {
     ['database:\n  url: sqlite:/x\nhost:\n  name: "bad host"\n', /invalid host\.name "bad host"/],
     ['database:\n  url: sqlite:/x\nfail2ban:\n  client: []\n', /fail2ban\.client: Too small/],
     ['database:\n  url: [unclosed\n', /not valid YAML/],
+    ['database:\n  url: sqlite:/x\nfail2ban:\n  allPortsJails: [recidive, "two words"]\n', /invalid jail "two words"/],
   ])('names the key and the problem: %j', (text, message) => {
     const p = file(`bad-${Math.random()}.yml`, text)
     expect(() => loadConfig({ path: p, env: {} })).toThrow(ConfigError)

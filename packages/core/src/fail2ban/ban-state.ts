@@ -10,8 +10,11 @@ export interface LocalBan {
 
 /** Reads which of a set of addresses the local fail2ban currently bans, all at once. */
 export interface BanStateReader {
-  /** For each address banned now (in any jail), the ban with the most time left. */
-  read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan>>
+  /**
+   * For each address banned now, every active ban of it, one per jail: which jail holds it
+   * matters (an all-ports jail protects more than a port-limited one), so nothing is merged.
+   */
+  read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan[]>>
 }
 
 /** Seconds left of a local ban at `nowSeconds`; Infinity when permanent. */
@@ -19,13 +22,14 @@ export function remainingSeconds(ban: LocalBan, nowSeconds: number): number {
   return ban.bantime < 0 ? Infinity : ban.timeOfBan + ban.bantime - nowSeconds
 }
 
-/** Keep, per address, the ban with the most time left; drop bans already over. */
-export function longestActive(bans: Iterable<LocalBan>, wanted: ReadonlySet<string>, nowSeconds: number): Map<string, LocalBan> {
-  const out = new Map<string, LocalBan>()
+/** The wanted addresses' bans that are still running, grouped by address. */
+export function activeByAddress(bans: Iterable<LocalBan>, wanted: ReadonlySet<string>, nowSeconds: number): Map<string, LocalBan[]> {
+  const out = new Map<string, LocalBan[]>()
   for (const ban of bans) {
     if (!wanted.has(ban.ip) || remainingSeconds(ban, nowSeconds) <= 0) continue
-    const seen = out.get(ban.ip)
-    if (!seen || remainingSeconds(ban, nowSeconds) > remainingSeconds(seen, nowSeconds)) out.set(ban.ip, ban)
+    const held = out.get(ban.ip)
+    if (held) held.push(ban)
+    else out.set(ban.ip, [ban])
   }
   return out
 }

@@ -1,5 +1,5 @@
 import { Fail2banError } from '../errors.js'
-import { longestActive, type BanStateReader, type LocalBan } from './ban-state.js'
+import { activeByAddress, type BanStateReader, type LocalBan } from './ban-state.js'
 import type { Fail2banClient } from './fail2ban-client.js'
 
 // `get JAIL banip --with-time` prints one line per ban:
@@ -16,14 +16,14 @@ export class ClientBanState implements BanStateReader {
     this.#client = client
   }
 
-  async read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan>> {
+  async read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan[]>> {
     if (ips.length === 0) return new Map()
     const bans: LocalBan[] = []
     for (const jail of await this.#client.jails()) {
       const out = await this.#client.run('get', jail, 'banip', '--with-time')
       bans.push(...parseBanipWithTime(jail, out))
     }
-    return longestActive(bans, new Set(ips), nowSeconds)
+    return activeByAddress(bans, new Set(ips), nowSeconds)
   }
 }
 

@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3'
 import { Fail2banError } from '../errors.js'
-import { longestActive, type BanStateReader, type LocalBan } from './ban-state.js'
+import { activeByAddress, type BanStateReader, type LocalBan } from './ban-state.js'
 
 const SUPPORTED_VERSION = 4
 const CHUNK = 500
@@ -16,7 +16,7 @@ export class SqliteBanState implements BanStateReader {
     this.#path = path
   }
 
-  async read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan>> {
+  async read(ips: readonly string[], nowSeconds: number): Promise<Map<string, LocalBan[]>> {
     if (ips.length === 0) return new Map()
     let db: BetterSqlite3.Database
     try {
@@ -37,7 +37,7 @@ export class SqliteBanState implements BanStateReader {
           .all(...chunk) as { ip: string; jail: string; timeofban: number; bantime: number }[]
         for (const r of rows) bans.push({ ip: r.ip, jail: r.jail, timeOfBan: Number(r.timeofban), bantime: Number(r.bantime) })
       }
-      return longestActive(bans, new Set(ips), nowSeconds)
+      return activeByAddress(bans, new Set(ips), nowSeconds)
     } finally {
       db.close()
     }

@@ -1,7 +1,7 @@
 import type { CentralDb } from '../db/db-adapter.js'
 import { readDatabaseNow } from '../db/queries/clock.js'
 import { listHeldBans, type HeldBans } from '../db/queries/held-bans.js'
-import { countPendingByHost, countRecentErrorsByHost, listHosts, readSequence } from '../db/queries/host-health.js'
+import { countPendingByHost, countRecentErrorsByHost, listHosts, pendingErrorsByHost, readSequence } from '../db/queries/host-health.js'
 import { fromDbTime } from '../time/db-time.js'
 
 /** One host's health as `f2b-central status` shows it. Times are ISO 8601 UTC. */
@@ -15,6 +15,10 @@ export interface HostHealth {
   /** Report time of the oldest pending ban, null when nothing is pending. */
   readonly oldestPendingAt: string | null
   readonly oldestPendingSeconds: number | null
+  /** Of the pending bans, those a temporary local failure kept pending (retried each poll). */
+  readonly pendingWithErrors: number
+  /** The latest such failure (a full disk, fail2ban not answering), null when there is none. */
+  readonly latestPendingError: { readonly error: string; readonly at: string; readonly seconds: number } | null
   /** Status-3 rows updated within the last day. */
   readonly errorsLastDay: number
   /** Not seen for longer than the stale threshold. */
@@ -35,11 +39,16 @@ export interface FleetStatus {
   readonly hosts: readonly HostHealth[]
   readonly staleHosts: number
   readonly hostsWithErrors: number
+  /** Hosts with bans kept pending by a local failure. */
+  readonly hostsRetrying: number
   /** Hosts whose cursor is ahead of the sequence, or that are stalled. */
   readonly stuckHosts: number
   /** Bans held past their reporter's flood limit, waiting for an operator (`bans release` / `bans drop`). */
   readonly held: readonly HeldBans[]
-  /** No host stale, stuck or with errors in the last day. Held bans alone do not make it unhealthy: they are stored, and listed. */
+  /**
+   * No host stale, stuck, retrying after a local failure or with errors in the last day. Held
+   * bans alone do not make it unhealthy: they are stored, and listed.
+   */
   readonly healthy: boolean
 }
 
@@ -57,7 +66,7 @@ interface Tally {
 
 /**
  * The fleet at a glance: every registered host with when it was last seen, what it still
- * has to decide and its recent errors (grouped queries whose cost follows what is pending,
+ * has to decide (and what a local failure keeps pending) and its recent errors (grouped queries whose cost follows what is pending,
  * not the size of the history: see host-health.ts).
  */
 export async function readFleetStatus(central: CentralDb, options: ReadFleetStatusOptions): Promise<FleetStatus> {
@@ -71,6 +80,7 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
     pending.set(r.hostId, t)
   }
   const errorCount = await countRecentErrorsByHost(central, DAY)
+  const pendingErrors = await pendingErrorsByHost(central)
   const sequence = await readSequence(central)
   const held = (await listHeldBans(central)).map((h) => ({ ...h, since: fromDbTime(h.since).toISOString(), newest: fromDbTime(h.newest).toISOString() }))
   const ageOf = (text: string) => Math.max(0, (now.getTime() - fromDbTime(text).getTime()) / 1000)
@@ -78,6 +88,7 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
   const health = hosts.map((h): HostHealth => {
     const p = pending.get(h.id) ?? { n: 0, oldest: null }
     const secondsSinceSeen = ageOf(h.lastSeen)
+    const failing = pendingErrors.get(h.id)
     return {
       name: h.name,
       lastSeen: fromDbTime(h.lastSeen).toISOString(),
@@ -85,6 +96,8 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
       pending: p.n,
       oldestPendingAt: p.oldest === null ? null : fromDbTime(p.oldest).toISOString(),
       oldestPendingSeconds: p.oldest === null ? null : ageOf(p.oldest),
+      pendingWithErrors: failing?.n ?? 0,
+      latestPendingError: failing ? { error: failing.latestError, at: fromDbTime(failing.latestAt).toISOString(), seconds: ageOf(failing.latestAt) } : null,
       errorsLastDay: errorCount.get(h.id) ?? 0,
       stale: secondsSinceSeen > options.staleAfterSeconds,
       cursorAhead: h.cursorSeq > sequence,
@@ -93,6 +106,7 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
   })
   const staleHosts = health.filter((h) => h.stale).length
   const hostsWithErrors = health.filter((h) => h.errorsLastDay > 0).length
+  const hostsRetrying = health.filter((h) => h.pendingWithErrors > 0).length
   const stuckHosts = health.filter((h) => h.cursorAhead || h.stalled).length
   return {
     now: now.toISOString(),
@@ -100,8 +114,9 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
     hosts: health,
     staleHosts,
     hostsWithErrors,
+    hostsRetrying,
     stuckHosts,
     held,
-    healthy: staleHosts === 0 && hostsWithErrors === 0 && stuckHosts === 0,
+    healthy: staleHosts === 0 && hostsWithErrors === 0 && hostsRetrying === 0 && stuckHosts === 0,
   }
 }

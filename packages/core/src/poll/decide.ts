@@ -4,6 +4,7 @@ import { BanStatus } from '../schema/ban-status.js'
 import { F2bError } from '../errors.js'
 import { formatBanLine } from '../fail2ban/shared-log-line.js'
 import { isCanonicalIp } from '../ban/ip-address.js'
+import { fromDbTime } from '../time/db-time.js'
 
 /** What a poll will do about one ban. */
 export interface Decision {
@@ -14,7 +15,12 @@ export interface Decision {
 
 export interface DecideInput {
   readonly bans: readonly PendingBan[]
-  readonly local: ReadonlyMap<string, LocalBan>
+  /** Every active local ban of each address, one per jail (BanStateReader.read). */
+  readonly local: ReadonlyMap<string, readonly LocalBan[]>
+  /** The jail readdb feeds. Unset: no local ban counts as the shared jail's. */
+  readonly sharedJail?: string
+  /** Jails besides the shared one that ban on every port (`fail2ban.allPortsJails`, e.g. recidive). */
+  readonly allPortsJails?: readonly string[]
   /** Addresses never applied here: the central allowlist and the config's. */
   readonly allowlist: { has(ip: string): boolean }
   readonly recentBanFraction: number
@@ -33,10 +39,12 @@ export interface DecideOutput {
 
 /**
  * The per-ban rule of a poll, free of I/O: unbanned by an operator → 4 (and taken out of
- * the shared jail if this host had applied it); expired → 5; a stored value that fails
- * validation → 3 (before anything else reads it); allowlisted → 6; banned locally with more
- * than the recent fraction left → 2; banned locally with less → stays 0 (retried);
- * otherwise one shared-log line per address → 1.
+ * the shared jail if this host had applied it, see owesLocalUnban); expired → 5; a stored
+ * value that fails validation → 3 (before anything else reads it); allowlisted → 6; held
+ * locally by an all-ports jail that protects at least as much as the fleet's ban would
+ * (protectsAsMuch) → 2; else held by the shared jail (a line would be ignored as already
+ * banned) → stays 0, retried until that ban ends; otherwise, also when only port-limited
+ * jails hold it (an `sshd` ban of port 22), one shared-log line per address → 1.
  */
 export function decide(input: DecideInput): DecideOutput {
   const nowSeconds = Math.floor(input.now.getTime() / 1000)
@@ -44,9 +52,10 @@ export function decide(input: DecideInput): DecideOutput {
   const lines: string[] = []
   const lineWritten = input.written ?? new Set<string>()
   const unban = new Set<string>()
+  const allPorts = new Set([...(input.allPortsJails ?? []), ...(input.sharedJail === undefined ? [] : [input.sharedJail])])
   for (const ban of input.bans) {
     if (ban.revoked) {
-      if (ban.status === BanStatus.Added && isCanonicalIp(ban.ip)) unban.add(ban.ip)
+      if (owesLocalUnban(ban) && isCanonicalIp(ban.ip)) unban.add(ban.ip)
       decisions.push({ ban, status: BanStatus.Removed, error: null })
       continue
     }
@@ -65,9 +74,13 @@ export function decide(input: DecideInput): DecideOutput {
       decisions.push({ ban, status: BanStatus.Allowlisted, error: null })
       continue
     }
-    const held = input.local.get(ban.ip)
-    if (held) {
-      decisions.push({ ban, status: isRecent(held, nowSeconds, input.recentBanFraction) ? BanStatus.AlreadyBanned : BanStatus.Pending, error: null })
+    const held = input.local.get(ban.ip) ?? []
+    if (held.some((l) => allPorts.has(l.jail) && protectsAsMuch(l, ban, nowSeconds, input.recentBanFraction))) {
+      decisions.push({ ban, status: BanStatus.AlreadyBanned, error: null })
+      continue
+    }
+    if (held.some((l) => l.jail === input.sharedJail)) {
+      decisions.push({ ban, status: BanStatus.Pending, error: null })
       continue
     }
     // The same address twice in one poll is applied once; every ban of it is recorded as added.
@@ -80,7 +93,23 @@ export function decide(input: DecideInput): DecideOutput {
   return { decisions, lines, unban: [...unban] }
 }
 
-function isRecent(held: LocalBan, nowSeconds: number, fraction: number): boolean {
-  if (held.bantime < 0) return true
-  return remainingSeconds(held, nowSeconds) > fraction * held.bantime
+/**
+ * An operator's unban must take this ban out of the local jail: this host applied it (1),
+ * or an earlier attempt failed and left it pending with the error (0 with an error).
+ */
+export function owesLocalUnban(ban: PendingBan): boolean {
+  return ban.status === BanStatus.Added || (ban.status === BanStatus.Pending && ban.error !== null)
+}
+
+/**
+ * Whether a local ban in an all-ports jail protects at least as much as the fleet's ban:
+ * it is permanent, or it has more than `fraction` of the *fleet ban's* ban time left (with
+ * equal ban times, the source document's "banned recently"), or it lasts until the fleet
+ * ban ends anyway. A permanent fleet ban is matched only by a permanent local one.
+ */
+export function protectsAsMuch(local: LocalBan, ban: Pick<PendingBan, 'bantime' | 'expiresAt'>, nowSeconds: number, fraction: number): boolean {
+  if (local.bantime < 0) return true
+  if (ban.bantime < 0 || ban.expiresAt === null) return false
+  const fleetEnd = Math.floor(fromDbTime(ban.expiresAt).getTime() / 1000)
+  return remainingSeconds(local, nowSeconds) > fraction * ban.bantime || local.timeOfBan + local.bantime >= fleetEnd
 }

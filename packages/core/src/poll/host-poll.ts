@@ -7,6 +7,7 @@ import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
 import { TimeoutError } from '../errors.js'
+import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
@@ -43,7 +44,10 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const where = `database ${describeTarget(config.database.target)}`
   const machineId = readMachineId()
   const banState = options.banState ?? openBanState(config.fail2ban)
-  const unban = sharedJailUnban(config)
+  const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
+  const unban = operatorUnban(client, config)
+  const unbanExpired = sharedJailUnban(client, config)
+  const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
   const state: PollState = {}
   const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
   let schemaChecked = false
@@ -67,11 +71,15 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         machineId,
         banState,
         sharedLog: config.fail2ban.sharedLog,
+        sharedJail: config.fail2ban.sharedJail,
+        allPortsJails: config.fail2ban.allPortsJails,
         recentBanFraction: config.fail2ban.recentBanFraction,
         batchSize: config.readdb.batchSize,
         localAllowlist: { has: (ip) => config.allowlist.has(ip) || infra.has(ip) },
         fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
+        checkSharedJail,
         unban,
+        unbanExpired,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
       })
@@ -130,11 +138,14 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
 
 const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
 
-// Many addresses per call: fail2ban-client takes them all at once.
-function sharedJailUnban(config: Config): (ips: readonly string[]) => Promise<void> {
-  const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
+// Many addresses per call (fail2ban-client takes them all at once), at most 500 a call.
+// An operator's unban: the shared jail, or every jail with fail2ban.unbanAllJails.
+function operatorUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
   const { sharedJail, unbanAllJails } = config.fail2ban
-  return async (ips) => {
-    await (unbanAllJails ? client.run('unban', ...ips) : client.run('set', sharedJail, 'unbanip', ...ips))
-  }
+  return (ips) => client.runWithAddresses(unbanAllJails ? ['unban'] : ['set', sharedJail, 'unbanip'], ips)
+}
+
+// A fleet ban that ran out: the shared jail only, whatever unbanAllJails says.
+function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
+  return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'unbanip'], ips)
 }

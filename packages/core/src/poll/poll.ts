@@ -5,13 +5,14 @@ import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.j
 import { fetchBansAfterCursor, fetchRetries, type PendingBan } from '../db/queries/pending.js'
 import { stampCommittedBans } from '../db/queries/sequence.js'
 import { recordDecisions, type StatusWrite } from '../db/queries/statuses.js'
-import { findExpiredApplied, markSwept } from '../db/queries/expired-applied.js'
+import { findExpiredApplied, markSwept, stillBannedAt, type ExpiredApplied } from '../db/queries/expired-applied.js'
 import { fromDbTime } from '../time/db-time.js'
 import { withRetry } from '../db/retry.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
 import { BanStatus } from '../schema/ban-status.js'
 import { appendLines } from '../fail2ban/shared-log.js'
-import { decide, type DecideInput, type Decision } from './decide.js'
+import type { SharedJailCheck } from '../fail2ban/shared-jail-check.js'
+import { decide, owesLocalUnban, type DecideInput, type Decision } from './decide.js'
 import type { Network } from '../ban/network.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
 
@@ -21,19 +22,37 @@ export interface PollOptions {
   readonly machineId: string | null
   readonly banState: BanStateReader
   readonly sharedLog: string
+  /** The jail that follows the shared log. Unset: no local ban counts as the shared jail's (tests of the poll alone). */
+  readonly sharedJail?: string
+  /** Jails besides the shared one that ban on every port (`fail2ban.allPortsJails`). */
+  readonly allPortsJails?: readonly string[]
   readonly recentBanFraction: number
   readonly batchSize: number
   /** Clock for log-line times and local remaining ban time; injectable for tests. */
   readonly now?: () => Date
   /** The config's own allowlist, on top of the central one. */
   readonly localAllowlist?: { has(ip: string): boolean }
-  /** Takes addresses out of the shared jail (fail2ban-client `set JAIL unbanip …`). */
+  /**
+   * Asked once per poll, before the first line is appended (never on a poll with nothing to
+   * append): lines go to the shared log only while fail2ban answers and runs the shared jail;
+   * otherwise the bans stay pending with the reason. Unset: not asked (tests of the poll alone).
+   */
+  readonly checkSharedJail?: SharedJailCheck
+  /**
+   * An operator's unban: takes addresses out of the shared jail (fail2ban-client `set JAIL
+   * unbanip …`), or out of every jail with `fail2ban.unbanAllJails`.
+   */
   readonly unban?: (ips: readonly string[]) => Promise<void>
+  /**
+   * The end of a fleet ban: takes addresses out of the shared jail only. Another jail's ban
+   * (a week-long recidive) is the host's own, and never ends with the fleet's.
+   */
+  readonly unbanExpired?: (ips: readonly string[]) => Promise<void>
   /** Carried from poll to poll by a daemon: the central allowlist is re-read only when it changed. */
   readonly state?: PollState
   /**
    * End local bans with the fleet's: take addresses whose fleet ban ran out out of the shared
-   * jail (through `unban`), because fail2ban cannot take a ban time from a log line.
+   * jail (through `unbanExpired`), because fail2ban cannot take a ban time from a log line.
    */
   readonly endWithFleetBan?: boolean
   /** Register these (this machine's addresses) with the fleet and count every registered host's as allowlisted. */
@@ -60,6 +79,12 @@ export interface PollResult {
   expired: number
   errors: number
   linesWritten: number
+  /**
+   * A local problem that kept bans pending this poll (fail2ban not answering, the shared jail
+   * stopped, the shared log not writable, an unban that failed): they are retried next poll,
+   * and the error is stored with each.
+   */
+  localProblem?: string
 }
 
 /**
@@ -90,23 +115,29 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const allowlist = { has: (ip: string) => fleetList.has(ip) || (localList?.has(ip) ?? false) }
 
   // One line per address per poll, even when its bans fall in different batches.
-  const written = new Set<string>()
+  const context: BatchContext = { at: now(), allowlist, written: new Set<string>() }
+  // This host's retries (status 0) first, in pages by ban id. They are at or below the
+  // cursor (or revoked and stamped again, which the fetch below meets), so they never move it.
+  for (let afterId = 0; ; ) {
+    const retries = await fetchRetries(central.db, central.adapter, host.id, afterId, options.batchSize)
+    if (retries.length > 0) await applyBatch(options, host, retries, context, host.cursorSeq, result)
+    const last = retries[retries.length - 1]
+    if (!last || retries.length < options.batchSize) break
+    afterId = last.id
+  }
   let cursor = host.cursorSeq
-  let retries = await fetchRetries(central.db, central.adapter, host.id, options.batchSize)
   for (;;) {
     const fresh = await fetchBansAfterCursor(central.db, central.adapter, host.id, cursor, options.batchSize)
-    const batch = dedupeById([...retries, ...fresh.filter(needsDecision)])
-    retries = []
-    const applied = batch.length > 0 ? await applyBatch(options, host, batch, { at: now(), allowlist, written }, result) : cursor
     const last = fresh[fresh.length - 1]
-    if (last) {
-      cursor = last.seq
-      // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
-      if (applied < cursor) await advanceCursor(central, host, cursor)
-    }
+    if (!last) break
+    const batch = fresh.filter(needsDecision)
+    // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
+    if (batch.length > 0) await applyBatch(options, host, batch, context, last.seq, result)
+    else await advanceCursor(central, host, last.seq)
+    cursor = last.seq
     if (fresh.length < options.batchSize) break
   }
-  if (options.endWithFleetBan && options.unban) await endExpiredLocally(options, host, result)
+  if (options.endWithFleetBan && options.unbanExpired) await endExpiredLocally(options, options.unbanExpired, host, result)
   return result
 }
 
@@ -114,18 +145,65 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
 // taken out or the range has grown past a few minutes: an idle poll writes nothing extra.
 // It moves only after the unban worked, so a failure is retried next poll.
 const SWEEP_MARK_MAX_AGE_MS = 10 * 60 * 1000
+// The sweep reads this many expired bans per query, and hands them to fail2ban-client in
+// calls of at most 500 addresses (Fail2banClient.runWithAddresses).
+const SWEEP_PAGE = 1000
+// After this many in one poll it stops at the next point the mark can move to, and the next
+// poll goes on from there: 60,000 bans that expire together never make one long poll that
+// holds back the bans arriving meanwhile.
+const SWEEP_PER_POLL = 10_000
 
-async function endExpiredLocally(options: PollOptions, host: HostRow, result: PollResult): Promise<void> {
+/**
+ * Take out of the shared jail the addresses whose fleet ban ran out since the sweep mark,
+ * page by page in (expires_at, id) order. The mark can only say "everything that expired up
+ * to T is out", so after each page it moves to the last expiry time the page completed
+ * (rows expiring at the page's last time may continue on the next page).
+ */
+async function endExpiredLocally(options: PollOptions, unban: (ips: readonly string[]) => Promise<void>, host: HostRow, result: PollResult): Promise<void> {
   const { central } = options
   const until = host.lastSeen
   if (host.sweptUntil === null) {
     await markSwept(central, host, until)
     return
   }
-  const ips = (await findExpiredApplied(central.db, central.adapter, host.id, host.sweptUntil, until)).filter(isCanonicalIp)
-  if (ips.length > 0) await options.unban?.(ips)
-  if (ips.length > 0 || fromDbTime(until).getTime() - fromDbTime(host.sweptUntil).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central, host, until)
-  result.endedLocally += ips.length
+  const since = host.sweptUntil
+  const ended = new Set<string>()
+  let marked = since
+  let after: ExpiredApplied | undefined
+  let read = 0
+  for (;;) {
+    const page = await findExpiredApplied(central.db, host.id, { since, until, after }, SWEEP_PAGE)
+    const last = page[page.length - 1]
+    const full = last !== undefined && page.length === SWEEP_PAGE
+    const complete = full ? lastTimeBefore(page, last.expiresAt) : undefined
+    // Past the budget: end what this page completes, leave its last expiry time to the next poll.
+    const stopping = complete !== undefined && read + page.length >= SWEEP_PER_POLL
+    const taken = stopping ? page.filter((r) => r.expiresAt !== last?.expiresAt) : page
+    const candidates = [...new Set(taken.map((r) => r.ip))].filter((ip) => isCanonicalIp(ip) && !ended.has(ip))
+    const stillActive = candidates.length > 0 ? await stillBannedAt(central.db, central.adapter, candidates, until) : new Set<string>()
+    const ips = candidates.filter((ip) => !stillActive.has(ip))
+    if (ips.length > 0) await unban(ips)
+    for (const ip of ips) ended.add(ip)
+    result.endedLocally += ips.length
+    if (!full) break
+    if (complete !== undefined) {
+      await markSwept(central, host, complete)
+      marked = complete
+      if (stopping) return
+    }
+    after = last
+    read += page.length
+  }
+  if (ended.size > 0 || marked !== since || fromDbTime(until).getTime() - fromDbTime(since).getTime() > SWEEP_MARK_MAX_AGE_MS) await markSwept(central, host, until)
+}
+
+/** The latest expiry time on the page before `time` (every ban expiring then is done). */
+function lastTimeBefore(page: readonly ExpiredApplied[], time: string): string | undefined {
+  for (let i = page.length - 1; i >= 0; i--) {
+    const at = page[i]?.expiresAt
+    if (at !== undefined && at !== time) return at
+  }
+  return undefined
 }
 
 // New or retried bans, and unbans of bans this host had applied or already held.
@@ -134,41 +212,67 @@ function needsDecision(ban: PendingBan): boolean {
   return ban.revoked && (ban.status === BanStatus.Added || ban.status === BanStatus.AlreadyBanned)
 }
 
-function dedupeById(bans: PendingBan[]): PendingBan[] {
-  const seen = new Map<number, PendingBan>()
-  for (const b of bans) seen.set(b.id, b)
-  return [...seen.values()]
+interface BatchContext {
+  readonly at: Date
+  readonly allowlist: DecideInput['allowlist']
+  /** Addresses this poll wrote a line for. */
+  readonly written: Set<string>
+  /** The shared jail check's answer, once asked this poll. */
+  sharedJail?: { problem: string | null }
 }
 
-async function applyBatch(
-  options: PollOptions,
-  host: HostRow,
-  batch: PendingBan[],
-  { at, allowlist, written }: { at: Date; allowlist: DecideInput['allowlist']; written: Set<string> },
-  result: PollResult,
-): Promise<number> {
+/**
+ * Decide one batch, apply it locally, and record its statuses with the cursor moved to
+ * `cursorSeq` in one transaction. A temporary local failure (fail2ban not answering or the
+ * shared jail stopped, the shared log cannot be written, an unban fails) keeps the bans it
+ * touched pending, with the error, for the next poll: 3 is only for values that can never
+ * be applied.
+ */
+async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan[], context: BatchContext, cursorSeq: number, result: PollResult): Promise<void> {
+  const { at, allowlist, written } = context
   const { central } = options
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
   const local = await options.banState.read(ips, Math.floor(at.getTime() / 1000))
-  const decided = decide({ bans: batch, local, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
+  const before = new Set(written)
+  const decided = decide({ bans: batch, local, sharedJail: options.sharedJail, allPortsJails: options.allPortsJails, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
   let { decisions } = decided
   const { lines } = decided
-  decisions = await unbanLocally(options, decided.unban, decisions)
-  try {
-    appendLines(options.sharedLog, lines)
-    result.linesWritten += lines.length
-  } catch (err) {
-    const error = `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
-    decisions = decisions.map((d) => (d.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
+  decisions = await unbanLocally(options, decided.unban, decisions, result)
+  const notAppended = (error: string) => {
+    // Only the addresses whose line this batch was to write; an earlier batch's line stands.
+    const unwritten = new Set([...written].filter((ip) => !before.has(ip)))
+    for (const ip of unwritten) written.delete(ip)
+    decisions = keepPending(decisions, (d) => d.status === BanStatus.Added && unwritten.has(d.ban.ip), error)
+    result.localProblem = error
   }
-  const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
-  const maxSeq = Math.max(...batch.map((b) => b.seq))
-  await recordDecisions(central, host, writes, maxSeq)
+  const problem = lines.length > 0 ? await sharedJailProblem(options, context) : null
+  if (problem !== null) notAppended(problem)
+  else {
+    try {
+      appendLines(options.sharedLog, lines)
+      result.linesWritten += lines.length
+    } catch (err) {
+      notAppended(`cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
+    }
+  }
+  const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
+  await recordDecisions(central, host, writes, cursorSeq)
   tally(result, decisions)
-  return maxSeq
 }
 
-async function unbanLocally(options: PollOptions, candidates: string[], decisions: Decision[]): Promise<Decision[]> {
+async function sharedJailProblem(options: PollOptions, context: BatchContext): Promise<string | null> {
+  const check = options.checkSharedJail
+  if (!check) return null
+  if (!context.sharedJail) {
+    const problem: string | null = await check()
+    context.sharedJail = { problem }
+  }
+  return context.sharedJail.problem
+}
+
+// An unban that fails keeps the ban pending with the error: decide unbans a revoked ban
+// again while its row is 0 with an error, so the next poll retries it.
+async function unbanLocally(options: PollOptions, candidates: string[], decisions: Decision[], result: PollResult): Promise<Decision[]> {
   if (candidates.length === 0 || !options.unban) return decisions
   // The revoked ban is over (4), but the address stays banned here while another ban of it is in force.
   const keep = await stillBanned(options.central, candidates)
@@ -179,14 +283,19 @@ async function unbanLocally(options: PollOptions, candidates: string[], decision
     return decisions
   } catch (err) {
     const error = `cannot unban locally: ${(err as Error).message}`
+    result.localProblem = error
     const failed = new Set(ips)
-    return decisions.map((d) => (d.status === BanStatus.Removed && failed.has(d.ban.ip) && d.ban.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
+    return keepPending(decisions, (d) => d.status === BanStatus.Removed && failed.has(d.ban.ip) && owesLocalUnban(d.ban), error)
   }
 }
 
-// A retry that stays pending keeps its row untouched: no write, no churn on updated_at.
-function changesStatus(d: Decision): boolean {
-  return d.ban.status !== d.status || d.status === BanStatus.Error
+function keepPending(decisions: Decision[], which: (d: Decision) => boolean, error: string): Decision[] {
+  return decisions.map((d) => (which(d) ? { ...d, status: BanStatus.Pending, error } : d))
+}
+
+// A row whose status and error stay as they are is not written: no churn on updated_at.
+function changesRow(d: Decision): boolean {
+  return d.ban.status !== d.status || (d.ban.error ?? null) !== d.error
 }
 
 function tally(result: PollResult, decisions: readonly Decision[]): void {

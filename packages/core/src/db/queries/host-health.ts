@@ -69,3 +69,43 @@ export async function countRecentErrorsByHost(central: CentralDb, seconds: numbe
     .execute()
   return new Map(rows.map((r) => [Number(r.id), Number(r.n)]))
 }
+
+/** A host's bans kept pending by a temporary local failure, and the latest such error. */
+export interface PendingErrors {
+  readonly n: number
+  readonly latestError: string
+  /** When that error was recorded (stored text). */
+  readonly latestAt: string
+}
+
+/**
+ * Status-0 rows with an error per host (a full disk, fail2ban not answering: retried each
+ * poll), driven from the hosts table through the `(host_id, status)` index like the counts
+ * above, with the most recently recorded error: one grouped query, then one row per host
+ * that has any.
+ */
+export async function pendingErrorsByHost(central: CentralDb): Promise<Map<number, PendingErrors>> {
+  const { db } = central
+  const groups = await db
+    .selectFrom('hosts as h')
+    .innerJoin('ban_status as s', (j) => j.onRef('s.host_id', '=', 'h.id').on('s.status', '=', BanStatus.Pending))
+    .where('s.error', 'is not', null)
+    .groupBy('h.id')
+    .select((eb) => ['h.id', eb.fn.countAll<number>().as('n')])
+    .execute()
+  const out = new Map<number, PendingErrors>()
+  for (const g of groups) {
+    const hostId = Number(g.id)
+    const row = await db
+      .selectFrom('ban_status')
+      .select(['error', 'updated_at'])
+      .where('host_id', '=', hostId)
+      .where('status', '=', BanStatus.Pending)
+      .where('error', 'is not', null)
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    if (row?.error) out.set(hostId, { n: Number(g.n), latestError: row.error, latestAt: String(row.updated_at) })
+  }
+  return out
+}
