@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
@@ -92,6 +92,8 @@ describe.each(dialects())('%s: add2db', (dialect) => {
     expect(r.stderr).toMatch(/^add2db: error: ban kept in the local spool \(.*web-3-spool\/.*\.ban\.json\): .*(Unknown database|cannot open SQLite database)/)
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
     expect(readdirSync(join(tdb.dir, 'web-3-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
+    // refused at once: nothing to spare the next add2db
+    expect(existsSync(join(tdb.dir, 'web-3-spool', '.database-silent'))).toBe(false)
     expect(await banCount()).toBe(before)
   })
 
@@ -147,6 +149,8 @@ describe('add2db never hangs fail2ban', () => {
       expect(r.code).toBe(0)
       expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): .*(no answer within 3 s|ETIMEDOUT)/)
       expect(readdirSync(join(tdb.dir, 'web-9-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
+      // the next add2db need not wait as well (test/spool.test.ts)
+      expect(existsSync(join(tdb.dir, 'web-9-spool', '.database-silent'))).toBe(true)
     } finally {
       for (const s of sockets) s.destroy()
       server.close()
@@ -164,6 +168,7 @@ describe('add2db never hangs fail2ban', () => {
       const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.9'], { timeoutMs: 20_000 })
       expect(r.code).toBe(0)
       expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): .*(database is locked|no answer within)/)
+      expect(existsSync(join(tdb.dir, 'web-8-spool', '.database-silent'))).toBe(true)
     } finally {
       holder.exec('ROLLBACK')
       holder.close()

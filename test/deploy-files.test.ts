@@ -667,7 +667,8 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
       await report('203.0.113.63')
       const readOnly = await readdb(writableAsShipped.filter((d) => d !== spoolDir))
       expect(readOnly).toEqual([
-        expect.objectContaining({ level: 40, msg: 'spool not shipped', problem: expect.stringMatching(/^cannot ship spool .*: read-only file system \(EROFS\); its 1 ban\(s\) stay there/) }),
+        // (or, had add2db's last-resort timer fired on a starved machine, about the note it left)
+        expect.objectContaining({ level: 40, msg: 'spool not shipped', problem: expect.stringMatching(/^cannot (ship spool .*: read-only file system \(EROFS\); its 1 ban\(s\) stay there|remove .*\.database-silent: EROFS)/) }),
         expect.objectContaining({ msg: 'poll', added: 1 }),
       ])
       expect(await spooled()).toHaveLength(1)

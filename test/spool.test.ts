@@ -101,11 +101,15 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
     return r
   }
 
+  // Whether a run tried the database is what the proxy saw; how long the runs take is the
+  // benchmark's (figure 5: under 0.3 s), here only that they did not wait the timeout.
   it('the first add2db waits the timeout and leaves a note; the next ones spool at once', async () => {
     proxy.freeze()
+    const tried = proxy.accepted
     const first = await report('198.51.100.201')
     expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_S * 1000)
-    expect(first.stderr).toMatch(/^add2db: warning: ban kept in the local spool .*no answer within 2 s/)
+    expect(first.stderr).toMatch(/^add2db: warning: ban kept in the local spool .*(no answer within 2 s|ETIMEDOUT)/)
+    expect(proxy.accepted).toBe(tried + 1)
     expect(existsSync(marker)).toBe(true)
     const at = markedAt()
     const times: number[] = []
@@ -115,25 +119,30 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db while the database i
       times.push(Math.round(r.ms))
     }
     console.info(`add2db, database silent: first run ${Math.round(first.ms)} ms, the next ones ${times.join(', ')} ms`)
-    for (const ms of times) expect(ms).toBeLessThan(1000)
+    expect(proxy.accepted).toBe(tried + 1)
     expect(markedAt()).toBe(at)
     expect(spooled()).toHaveLength(6)
   }, 60_000)
 
   it(`once the note is ${PROBE_MS / 1000} s old one add2db tries again; still silent, the note is renewed`, async () => {
     await sleepUntil(markedAt() + PROBE_MS + 100)
+    const tried = proxy.accepted
     const probe = await report('198.51.100.207')
     expect(probe.ms).toBeGreaterThanOrEqual(TIMEOUT_S * 1000)
+    expect(proxy.accepted).toBe(tried + 1)
     expect(Date.now() - markedAt()).toBeLessThan(PROBE_MS)
-    const after = await report('198.51.100.208')
-    expect(after.ms).toBeLessThan(1000)
+    await report('198.51.100.208')
+    expect(proxy.accepted).toBe(tried + 1)
     expect(spooled()).toHaveLength(8)
   }, 60_000)
 
   it('the database answers again: the next try stores, ships the spool once, and the note goes', async () => {
     proxy.restore()
-    // until the next try is due, bans still go to the spool at once
-    expect((await report('198.51.100.209')).ms).toBeLessThan(1000)
+    // until the next try is due, bans still go to the spool without trying
+    const tried = proxy.accepted
+    const before = markedAt()
+    const r = await report('198.51.100.209')
+    expect(proxy.accepted, `${r.stderr} (note ${new Date(before).toISOString()}, now ${new Date().toISOString()})`).toBe(tried)
     await sleepUntil(markedAt() + PROBE_MS + 100)
     const stored = await report('198.51.100.210')
     expect(stored.stderr).toBe('')

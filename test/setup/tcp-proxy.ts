@@ -7,6 +7,8 @@ import { connect, createServer, type Socket } from 'node:net'
  */
 export class TcpProxy {
   readonly port: number
+  /** Connections accepted so far (refused ones not counted): who tried the database. */
+  accepted = 0
   #open = true
   #frozen = false
   private readonly sockets = new Set<Socket>()
@@ -24,6 +26,7 @@ export class TcpProxy {
         client.destroy()
         return
       }
+      proxy.accepted++
       const track = (s: Socket) => {
         proxy?.sockets.add(s)
         s.on('close', () => proxy?.sockets.delete(s))

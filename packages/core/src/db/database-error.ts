@@ -1,4 +1,4 @@
-import { DatabaseAccessError, DatabaseError, F2bError } from '../errors.js'
+import { DatabaseAccessError, DatabaseError, F2bError, TimeoutError } from '../errors.js'
 import type { DriverErrors } from './driver-errors.js'
 import { mysqlErrors } from './mysql/mysql-errors.js'
 import { sqliteErrors } from './sqlite/sqlite-errors.js'
@@ -20,4 +20,15 @@ export function asDatabaseError(err: unknown, where: string): unknown {
     cause: err,
     hint: "check that the database is reachable and the account's grants (README \"Setting up a fleet\")",
   })
+}
+
+/**
+ * The database did not answer in time, as opposed to refusing or failing at once: a deadline
+ * of ours passed (TimeoutError), or the driver gave up waiting (DriverErrors.isNoAnswer).
+ * Takes the error as thrown or as asDatabaseError wrapped it.
+ */
+export function isNoAnswer(err: unknown): boolean {
+  if (err instanceof TimeoutError) return true
+  const raw = err instanceof DatabaseError && err.cause !== undefined ? err.cause : err
+  return DRIVERS.some((d) => d.isDriverError(raw) && d.isNoAnswer(raw))
 }

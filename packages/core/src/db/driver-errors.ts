@@ -13,6 +13,12 @@ export interface DriverErrors {
   isMissingTable(err: unknown): boolean
   /** The account is refused or lacks a grant, the database named does not exist, or the file cannot be opened: only an admin can fix it. */
   isAccessDenied(err: unknown): boolean
+  /**
+   * The database gave no answer within its timeout (a connection never completed; SQLite: the
+   * file stayed locked for the whole busy timeout), as opposed to one it refused at once: a
+   * try right after would most likely wait as long.
+   */
+  isNoAnswer(err: unknown): boolean
 }
 
 /** An error's own property, or its cause's: Kysely and the drivers wrap errors. */

@@ -1,13 +1,13 @@
 import type { BanReport } from '../ban/ban-report.js'
 import type { Config } from '../config/load-config.js'
-import { asDatabaseError } from '../db/database-error.js'
+import { asDatabaseError, isNoAnswer } from '../db/database-error.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import { describeTarget, openDatabase } from '../db/open-database.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { storeReport } from '../db/queries/bans.js'
 import { withDeadline } from '../deadline.js'
-import { DatabaseError, describeError, F2bError, TimeoutError } from '../errors.js'
+import { DatabaseError, describeError, F2bError } from '../errors.js'
 import { resolveInfrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { noteSilence, probeIntervalMs, skipSilentDatabase } from './database-silence.js'
@@ -46,7 +46,6 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     })
     return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
   }
-  const started = performance.now()
   let central: CentralDb | undefined
   try {
     central = await openDatabase(config.database.target, { timeoutMs, statementTimeoutMs: timeoutMs, connectionLimit: 1 })
@@ -65,7 +64,7 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     const path = spoolReport(config, ban, report)
     // Silent, not refused: the whole deadline went by (our own, a connect timeout, a busy
     // SQLite file). A refusal comes at once and costs the next run nothing.
-    if (err instanceof TimeoutError || performance.now() - started >= timeoutMs) noteDatabaseSilent(config, describeFailure(cause))
+    if (isNoAnswer(err)) noteDatabaseSilent(config, describeFailure(cause))
     return { kind: 'spooled', path, reason: describeFailure(cause), cause }
   } finally {
     void central?.close().catch(() => undefined)

@@ -5,6 +5,7 @@ const ER_LOCK_DEADLOCK = 1213
 const ER_NO_SUCH_TABLE = 1146
 const ER_DUP_ENTRY = 1062
 
+const NO_ANSWER_CODES = new Set(['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT'])
 const ACCESS_CODES = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_COLUMNACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'])
 
 const errno = (err: unknown): number | undefined => {
@@ -28,4 +29,6 @@ export const mysqlErrors: DriverErrors = {
   isDuplicateKey: (err) => errno(err) === ER_DUP_ENTRY,
   isMissingTable: (err) => errno(err) === ER_NO_SUCH_TABLE,
   isAccessDenied: (err) => ACCESS_CODES.has(ownCode(err) ?? ''),
+  // ETIMEDOUT: mysql2's connectTimeout, or the kernel's for a SYN never answered.
+  isNoAnswer: (err) => NO_ANSWER_CODES.has(ownCode(err) ?? ''),
 }

@@ -22,4 +22,6 @@ export const sqliteErrors: DriverErrors = {
   // SQLite reports a missing table as a plain SQLITE_ERROR: its message is all there is.
   isMissingTable: (err) => err instanceof Error && /no such table/.test(err.message),
   isAccessDenied: (err) => ACCESS_CODES.has(ownCode(err)),
+  // Plain SQLITE_BUSY is what the busy handler gives up with; the extended ones come at once.
+  isNoAnswer: (err) => ownCode(err) === 'SQLITE_BUSY',
 }
