@@ -24,6 +24,8 @@ async function main(argv: string[]): Promise<ExitCode> {
   const outcome = await reportBan(config, ban, report)
   // fail2ban logs what an action prints: only what an admin should see.
   if (outcome.kind === 'allowlisted') process.stderr.write(`add2db: ${parsed.ip} is allowlisted (${outcome.by}); not reported\n`)
+  // Left in place and not shipped: a link, a file that is not a ban, or a spool directory others may write.
+  if (outcome.kind === 'stored') for (const p of outcome.spoolProblems) process.stderr.write(`add2db: warning: ban stored; not shipped from the spool: ${p.problem}\n`)
   if (outcome.kind === 'stored' && outcome.held) {
     process.stderr.write(
       `add2db: warning: ${parsed.ip} stored but held: ${config.host.name} is past the fleet's flood limit; other hosts apply it once an operator runs \`f2b-central bans release --reporter ${config.host.name}\`\n`,

@@ -34,10 +34,15 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   })
   try {
     const hostPoll = createHostPoll(config, central)
+    // A daemon polls every few seconds: a spool problem is logged when it appears or changes, not every poll.
+    let spoolProblemsLogged = ''
     const poll = async (): Promise<void> => {
       const started = performance.now()
-      const { shipped, result } = await hostPoll()
+      const { shipped, spoolProblems, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
+      const problems = spoolProblems.map((p) => p.problem).join('\n')
+      if (problems !== spoolProblemsLogged) for (const p of spoolProblems) log.warn({ spool: config.spool.dir, path: p.path, problem: p.problem }, 'spool file not shipped')
+      spoolProblemsLogged = problems
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {

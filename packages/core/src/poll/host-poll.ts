@@ -9,12 +9,14 @@ import { openBanState } from '../fail2ban/open-ban-state.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
-import { shipSpool } from '../report/ship-spool.js'
+import { shipSpool, type SpoolShipment } from '../report/ship-spool.js'
 import { pollOnce, type PollResult, type PollState } from './poll.js'
 
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
   readonly shipped: number
+  /** Spool files (or the spool directory) not shipped, and why. */
+  readonly spoolProblems: SpoolShipment['problems']
   readonly result: PollResult
 }
 
@@ -47,7 +49,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
       // Re-resolved now and then: the database server's name may move to another address.
       if (!infrastructure || Date.now() - infrastructure.at > INFRASTRUCTURE_TTL_MS) infrastructure = { value: await resolveInfrastructure(config), at: Date.now() }
       const infra = infrastructure.value
-      const shipped = await shipSpool(central, config.spool.dir)
+      const { shipped, problems: spoolProblems } = await shipSpool(central, config.spool.dir)
       const result = await pollOnce({
         central,
         hostName: config.host.name,
@@ -62,7 +64,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         endWithFleetBan: config.fail2ban.endWithFleetBan,
         state,
       })
-      return { shipped, result }
+      return { shipped, spoolProblems, result }
     } catch (err) {
       throw asDatabaseError(err, where)
     }

@@ -1,4 +1,6 @@
 import { isCanonicalIp } from '../ban/ip-address.js'
+import { UnsafeFileError } from '../checked-file.js'
+import { describeError } from '../errors.js'
 import { stillBanned } from '../db/queries/active-addresses.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.js'
@@ -158,7 +160,8 @@ async function applyBatch(
     appendLines(options.sharedLog, lines)
     result.linesWritten += lines.length
   } catch (err) {
-    const error = `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
+    // A refused file (a link, loose mode bits) says so itself, with the fix.
+    const error = err instanceof UnsafeFileError ? describeError(err) : `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`
     decisions = decisions.map((d) => (d.status === BanStatus.Added ? { ...d, status: BanStatus.Error, error } : d))
   }
   const writes = decisions.filter(changesStatus).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))

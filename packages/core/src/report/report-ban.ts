@@ -10,12 +10,12 @@ import { withDeadline } from '../deadline.js'
 import { resolveInfrastructure } from '../infrastructure.js'
 import { describeError, F2bError } from '../errors.js'
 import { readMachineId } from '../machine-id.js'
-import { shipSpool } from './ship-spool.js'
+import { shipSpool, type SpoolShipment } from './ship-spool.js'
 import { newReportKey, spoolBan } from './spool.js'
 
 /** What became of a reported ban. */
 export type ReportOutcome =
-  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number }
+  | { readonly kind: 'stored'; readonly banId: number; readonly held: boolean; readonly shippedFromSpool: number; readonly spoolProblems: SpoolShipment['problems'] }
   | { readonly kind: 'allowlisted'; readonly by: 'config' | 'central allowlist' | 'infrastructure: host.neverBan or the database server' }
   | { readonly kind: 'spooled'; readonly path: string; readonly reason: string; readonly cause: unknown }
 
@@ -42,12 +42,21 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
       const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
-      return { kind: 'stored', banId, held, shippedFromSpool: await shipSpool(db, config.spool.dir) }
+      const spool = await shipSpool(db, config.spool.dir)
+      return { kind: 'stored', banId, held, shippedFromSpool: spool.shipped, spoolProblems: spool.problems }
     })()
     return await withDeadline(work, config.database.timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
     const cause = asDatabaseError(err, where)
-    return { kind: 'spooled', path: spoolReport(config, ban, report), reason: describeFailure(cause), cause }
+    const reason = describeFailure(cause)
+    let path: string
+    try {
+      path = spoolReport(config, ban, report)
+    } catch (spoolErr) {
+      // Nowhere left to keep it (a refused spool directory is never written through): say both reasons.
+      throw new F2bError(`gave up: the ban of ${ban.ip} was not stored (${reason}) and the spool failed: ${describeFailure(spoolErr)}`, { cause: spoolErr })
+    }
+    return { kind: 'spooled', path, reason, cause }
   } finally {
     void central?.close().catch(() => undefined)
   }
