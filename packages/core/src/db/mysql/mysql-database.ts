@@ -1,12 +1,12 @@
 import { Kysely, MysqlDialect, type MysqlPool } from 'kysely'
 import { createPool, type PoolOptions } from 'mysql2'
-import { connect, isIP, type Socket } from 'node:net'
 import type { DatabaseTarget, MysqlTls } from '../../config/database-url.js'
 import { DatabaseError } from '../../errors.js'
 import type { Database } from '../../schema/database.js'
 import type { CentralDb } from '../db-adapter.js'
 import { queryLogger } from '../query-logger.js'
 import { mysqlAdapter } from './mysql-adapter.js'
+import { openMysqlTlsStream } from './mysql-tls-stream.js'
 
 type MysqlTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 
@@ -54,34 +54,17 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
 }
 
 /**
- * mysql2's TLS options, plus the one thing it gets wrong. It checks the certificate's name
- * (verifyIdentity) only against a host *name*: for `mysql://…@10.0.0.5/…` it sends no SNI and
- * Node falls back to checking the certificate against "localhost", which a certificate for
- * 10.0.0.5 fails and any certificate for localhost passes. So f2b-central opens the TCP
- * connection itself and tells mysql2 the name to check: `serverName` when set (sent as SNI
- * too), else the URL's host, name or address (an address is matched against the
- * certificate's IP subjectAltNames).
+ * TLS by f2b-central's own stream (openMysqlTlsStream), not mysql2's `ssl`: mysql2 checks the
+ * certificate's name only against a host *name* and takes no `checkServerIdentity` of ours,
+ * so for `mysql://…@10.0.0.5/…` the check would fall to Node's private `socket._host` (else
+ * "localhost", which any certificate for localhost passes). The stream checks the name with
+ * `tls.checkServerIdentity` against the host meant: `serverName` when set (sent as SNI too),
+ * else the URL's host, name or address (an address against the certificate's IP
+ * subjectAltNames), before mysql2's credentials leave the process.
  */
 function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls): PoolOptions {
-  const checkedHost = tls.serverName ?? target.host
-  return {
-    // mysql2 uses `host` only for SNI and the name check once `stream` opens the connection.
-    host: checkedHost,
-    stream: () => {
-      const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true })
-      // Node checks the certificate against the socket's `_host` when no SNI name is set,
-      // which it leaves empty for a connection to an address.
-      if (isIP(checkedHost) !== 0) Object.assign(socket, { _host: checkedHost })
-      return socket
-    },
-    ssl: {
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      rejectUnauthorized: tls.rejectUnauthorized,
-      verifyIdentity: tls.rejectUnauthorized,
-    },
-  }
+  const tlsStream = { host: target.host, port: target.port, checkedName: tls.serverName ?? target.host, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }
+  return { stream: () => openMysqlTlsStream(tlsStream) }
 }
 
 function tlsFailure(target: MysqlTarget, err: NodeJS.ErrnoException): NodeJS.ErrnoException | DatabaseError {
