@@ -6,7 +6,6 @@ import type { Database } from '../../schema/database.js'
 import type { CentralDb } from '../db-adapter.js'
 import { queryLogger } from '../query-logger.js'
 import { mysqlAdapter } from './mysql-adapter.js'
-import { openMysqlTlsStream } from './mysql-tls-stream.js'
 
 type MysqlTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 
@@ -19,7 +18,8 @@ export interface MysqlOpenOptions {
 }
 
 /** Open a MySQL/MariaDB database: UTC sessions, timestamps as strings, bounded waits, TLS when configured. */
-export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): CentralDb {
+export async function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Promise<CentralDb> {
+  const tlsOptions = target.tls ? await tlsPoolOptions(target, target.tls) : {}
   const pool = createPool({
     host: target.host,
     port: target.port,
@@ -37,7 +37,7 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     // result shape: no code built from what the server sends, and nothing compiled at run
     // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
     disableEval: true,
-    ...(target.tls ? tlsPoolOptions(target, target.tls) : {}),
+    ...tlsOptions,
   })
   const lockWaitSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000))
   pool.on('connection', (conn) => {
@@ -62,7 +62,9 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
  * else the URL's host, name or address (an address against the certificate's IP
  * subjectAltNames), before mysql2's credentials leave the process.
  */
-function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls): PoolOptions {
+async function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls): Promise<PoolOptions> {
+  // Loaded only with database.tls: node:tls costs every other add2db run several milliseconds.
+  const { openMysqlTlsStream } = await import('./mysql-tls-stream.js')
   const tlsStream = { host: target.host, port: target.port, checkedName: tls.serverName ?? target.host, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }
   return { stream: () => openMysqlTlsStream(tlsStream) }
 }
