@@ -55,13 +55,40 @@ describe('add2db code cache', () => {
     expect(existsSync(cache)).toBe(false)
   })
 
-  it('older than the bundle is ignored and replaced', async () => {
+  // Issue 10: V8 checks only the source's length, and a deploy that keeps mtimes (rsync -a,
+  // tar, a reproducible build) leaves the bundle's time as it was.
+  it('made from other bytes is not used, even of the same length and mtime: the new code runs, the cache is rewritten', async () => {
+    // The time a deploy keeps, to the second as tar keeps it.
+    const deployed = new Date('2026-01-01T00:00:00Z')
+    utimesSync(bundle, deployed, deployed)
+    await expectHelpWorks()
+    const old = statSync(cache)
+    const before = statSync(bundle)
+    const text = readFileSync(bundle, 'utf8')
+    expect(text.split('usage: add2db')).toHaveLength(2)
+    const changed = text.replace('usage: add2db', 'usage: ADD2DB')
+    expect(Buffer.byteLength(changed)).toBe(before.size)
+    writeFileSync(bundle, changed)
+    utimesSync(bundle, deployed, deployed)
+    expect(statSync(bundle).mtimeMs).toBe(before.mtimeMs)
+
+    const r = await help()
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^usage: ADD2DB/m)
+    const now = statSync(cache)
+    expect(now.ino).not.toBe(old.ino)
+    // The rewritten cache is used as is by the next run, which still runs the new code.
+    expect((await help()).stdout).toMatch(/^usage: ADD2DB/m)
+    expect(statSync(cache).ino).toBe(now.ino)
+  })
+
+  it('is kept when only the bundle\'s time changes (a touch, a copy that does not keep times)', async () => {
     await expectHelpWorks()
     const old = statSync(cache)
     const later = new Date(old.mtimeMs + 60_000)
     utimesSync(bundle, later, later)
     await expectHelpWorks()
-    expect(statSync(cache).ino).not.toBe(old.ino)
+    expect(statSync(cache).ino).toBe(old.ino)
   })
 
   it('that V8 rejects (garbage, another Node) leaves the run correct and is replaced', async () => {

@@ -29,6 +29,13 @@ const LIST = [
   '   ',
 ].join('\n')
 
+/** The URL a test server gave, as `--from` takes it: the password goes in --password-file. */
+function withoutPassword(url: string): string {
+  const u = new URL(url)
+  u.password = ''
+  return u.toString()
+}
+
 const ago = (days: number) => new Date(Math.floor(Date.now() / 1000 - days * DAY) * 1000)
 const legacyTime = (d: Date) => toDbTime(d).slice(0, 19)
 
@@ -182,8 +189,7 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
     })
 
     it('maps rows to bans with their created time, expiry +25 days, hosts and per-host statuses', async () => {
-      const from = new URL(legacy.url)
-      from.password = ''
+      const from = new URL(withoutPassword(legacy.url))
       const r = await run(['--legacy', '--from', from.toString(), '--password-file', passwordFile])
       expect(r.code).toBe(0)
       expect(r.stdout).toBe(
@@ -227,18 +233,18 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
     })
 
     it('a second run imports nothing twice (--json); a wrong database or table exits 1', async () => {
-      const r = await run(['--legacy', '--from', legacy.url, '--json'])
+      const r = await run(['--legacy', '--from', withoutPassword(legacy.url), '--password-file', passwordFile, '--json'])
       expect(r.code).toBe(0)
       expect(JSON.parse(r.stdout)).toMatchObject({ rows: 6, stored: 0, alreadyImported: 3, statuses: 0 })
-      const missing = new URL(legacy.url)
+      const missing = new URL(withoutPassword(legacy.url))
       missing.pathname = `/${tdb.dialect === 'mysql' ? new URL(tdb.url).pathname.slice(1) : legacy.name}`
       if (tdb.dialect === 'mysql') {
-        const wrong = await run(['--legacy', '--from', missing.toString()])
+        const wrong = await run(['--legacy', '--from', missing.toString(), '--password-file', passwordFile])
         expect(wrong).toMatchObject({ code: 1, stderr: 'f2b-central: the legacy database has no table ip_table (check the database name in --from)\n' })
       }
-      const gone = new URL(legacy.url)
+      const gone = new URL(withoutPassword(legacy.url))
       gone.pathname = '/f2b_no_such_database'
-      const unreachable = await run(['--legacy', '--from', gone.toString()])
+      const unreachable = await run(['--legacy', '--from', gone.toString(), '--password-file', passwordFile])
       expect(unreachable.code).toBe(1)
       expect(unreachable.stderr).toMatch(/^f2b-central: legacy database mysql:\/\/.*\/f2b_no_such_database: .*Unknown database/)
     })
@@ -248,11 +254,35 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
       const loose = join(tdb.dir, 'legacy-password-loose')
       writeFileSync(loose, 'secret\n', { mode: 0o640 })
       chmodSync(loose, 0o640)
-      const from = new URL(legacy.url)
-      from.password = ''
-      const r = await run(['--legacy', '--from', from.toString(), '--password-file', loose])
+      const r = await run(['--legacy', '--from', withoutPassword(legacy.url), '--password-file', loose])
       expect(r).toMatchObject({ code: 1, stdout: '', stderr: `f2b-central: password file ${loose} is accessible to other users (mode 640); refusing to use it (chmod 600 ${loose})\n` })
     })
+  })
+})
+
+// Issue 10: a command line is visible to every user (ps, /proc) and kept in shell history.
+describe.concurrent('f2b-central import never takes a password on its command line, nor prints one', () => {
+  it.each([
+    ['--from with a password', ['--legacy', '--from', 'mysql://legacy:s3cret@db.example/fail2ban'], 'mysql://legacy:***@db.example/fail2ban'],
+    ['and a --password-file', ['--legacy', '--from', 'mysql://legacy:s3cret@db.example/fail2ban', '--password-file', '/nonexistent'], 'mysql://legacy:***@db.example/fail2ban'],
+    ['an empty one', ['--legacy', '--from', 'mysql://legacy:@db.example/fail2ban'], 'mysql://legacy:***@db.example/fail2ban'],
+    ['and no host', ['--legacy', '--from', 'mysql://legacy:s3cret@/fail2ban'], 'mysql://legacy:***@/fail2ban'],
+    ['a malformed escape', ['--legacy', '--from', 'mysql://legacy:s3cr%zzet@db.example/fail2ban'], 'mysql://legacy:***@db.example/fail2ban'],
+    ['a / in it', ['--legacy', '--from', 'mysql://legacy:s3/cret@db.example/fail2ban'], 'mysql://legacy:***@db.example/fail2ban'],
+    ['another scheme', ['--legacy', '--from', 'postgres://legacy:s3cret@db.example/fail2ban'], 'postgres://legacy:***@db.example/fail2ban'],
+  ])('%s: exit 2, one line, the password not echoed', async (_what, args, shown) => {
+    const r = await runCli(['import', ...args, '--config', '/nonexistent.yml'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(`f2b-central: import: invalid --from ${JSON.stringify(shown)}: a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE`)
+    expect(r.stderr).not.toMatch(/s3|cr%zz/)
+  })
+
+  it('a --from URL given as FILE by mistake is not echoed with its password either', async () => {
+    const r = await runCli(['import', 'mysql://legacy:s3cret@db.example/fail2ban', '--config', '/nonexistent.yml'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('f2b-central: import: cannot read mysql://legacy:***@db.example/fail2ban: ENOENT\n')
   })
 })
 

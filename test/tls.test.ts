@@ -3,7 +3,8 @@
 // through `database.tls`. The account REQUIREs SSL, so a program that works used TLS.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
 import { tmpdir, userInfo } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { createConnection, type ConnectionOptions } from 'mysql2/promise'
@@ -187,6 +188,30 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
     expect(wrongName.stderr).toMatch(/TLS handshake failed: Hostname\/IP does not match certificate's altnames: Host: db\.example\.org\. is not in the cert's altnames/)
   })
 
+  // Issue 10: f2b-central starts TLS itself (mysql2 takes no checkServerIdentity of ours), so
+  // it is f2b-central that must keep mysql2's handshake response, the credentials, back until
+  // the certificate names the host meant; and must never fall back to the clear.
+  it('sends no credentials to a server whose certificate names another host, nor to one that offers no TLS', async () => {
+    for (const tls of [true, false]) {
+      const fake = await impostor({ tls, cert: readFileSync(pem('server.pem'), 'utf8'), key: readFileSync(pem('server.key'), 'utf8') })
+      try {
+        const url = `mysql://f2b@127.0.0.1:${fake.port}/f2b_central`
+        const path = writeHostConfig({ dir: tmp, name: `impostor-${tls}`, dbUrl: url, extra: { database: { url, passwordFile, timeoutSeconds: 3, tls: { ...caTls(), serverName: 'db.example.org' } } } })
+        const r = await runProgram(BIN.cli, ['migrate', '--status', '--config', path])
+        expect(r.code).toBe(1)
+        expect(r.stderr).toMatch(
+          tls
+            ? /TLS handshake failed: Hostname\/IP does not match certificate's altnames: Host: db\.example\.org\. is not in the cert's altnames/
+            : /database\.tls is set but the server does not offer TLS/,
+        )
+        // With TLS offered: the SSLRequest (32 bytes, CLIENT_SSL set) and a TLS handshake, then nothing.
+        expect(fake.received()).toEqual(tls ? { sslRequests: 1, afterHandshake: 0, plain: 0 } : { sslRequests: 0, afterHandshake: 0, plain: 0 })
+      } finally {
+        await fake.close()
+      }
+    }
+  })
+
   it('a client certificate (cert and key) satisfies an account that REQUIREs X509', async () => {
     const x509PasswordFile = join(tmp, 'x509-password')
     writeFileSync(x509PasswordFile, X509_PASSWORD, { mode: 0o600 })
@@ -232,6 +257,66 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
 
 function tail(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '(no error log)'
+}
+
+/**
+ * A server that speaks just enough MySQL to be taken for one: a greeting (offering TLS or
+ * not), then, after an SSLRequest, a TLS handshake with `cert`. It counts what the client
+ * sends: SSLRequests, bytes inside TLS once the handshake is done, and any other bytes.
+ */
+async function impostor(o: { tls: boolean; cert: string; key: string }) {
+  const counts = { sslRequests: 0, afterHandshake: 0, plain: 0 }
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+    socket.write(greeting(o.tls))
+    let buf = Buffer.alloc(0)
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      // The SSLRequest: a 32-byte payload, sequence 1, CLIENT_SSL (0x800) set.
+      if (o.tls && buf.length >= 36 && buf.readUIntLE(0, 3) === 32 && buf[3] === 1 && (buf.readUInt32LE(4) & 0x800) !== 0) {
+        counts.sslRequests++
+        socket.off('data', onData)
+        const secure = new TLSSocket(socket, { isServer: true, cert: o.cert, key: o.key })
+        secure.on('error', () => undefined)
+        secure.on('data', (d: Buffer) => (counts.afterHandshake += d.length))
+        return
+      }
+      if (!o.tls || buf.length >= 36) counts.plain += chunk.length
+    }
+    socket.on('data', onData)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as { port: number }).port,
+    received: () => ({ ...counts }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** Protocol::HandshakeV10 as a MariaDB 10.11 server sends it, with or without CLIENT_SSL. */
+function greeting(tls: boolean): Buffer {
+  const caps = 0x0001 | 0x0200 | 0x8000 | 0x80000 | (tls ? 0x0800 : 0) // long password, protocol 41, secure connection, plugin auth
+  const version = Buffer.from('5.5.5-10.11.0-MariaDB-impostor\0')
+  const fixed = Buffer.alloc(4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10)
+  let at = 0
+  at = fixed.writeUInt32LE(7, at) // connection id
+  at += fixed.write('abcdefgh', at) // auth data, part 1
+  at = fixed.writeUInt8(0, at)
+  at = fixed.writeUInt16LE(caps & 0xffff, at)
+  at = fixed.writeUInt8(45, at) // utf8mb4
+  at = fixed.writeUInt16LE(2, at) // autocommit
+  at = fixed.writeUInt16LE(caps >>> 16, at)
+  fixed.writeUInt8(21, at) // auth data length
+  const payload = Buffer.concat([Buffer.from([10]), version, fixed, Buffer.from('ijklmnopqrst\0'), Buffer.from('mysql_native_password\0')])
+  const header = Buffer.alloc(4)
+  header.writeUIntLE(payload.length, 0, 3)
+  return Buffer.concat([header, payload])
 }
 
 async function freePort(): Promise<number> {

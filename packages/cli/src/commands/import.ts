@@ -7,6 +7,7 @@ import { importAddresses } from '@f2b-central/core/fleet/import-list'
 import { importLegacyTable, LEGACY_BANTIME, openLegacySource, parseLegacyUrl, type LegacyTarget } from '@f2b-central/core/fleet/legacy-import'
 import { parseBantimeOption } from '@f2b-central/core/time/duration'
 import { describeTarget } from '@f2b-central/core/db/open-database'
+import { redactPassword } from '@f2b-central/core/config/database-url'
 import { argValue, usage } from '../arg-value.js'
 import { plural, print, printJson, warn } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
@@ -22,7 +23,9 @@ Stores a plain list of addresses (one a line, # comments, blank lines; - reads s
 A CIDR is stored when it is one address (/32, /128); larger networks are skipped and counted.
 Addresses already actively banned in the jail are not stored again.
 --legacy copies the old Python scripts' MySQL table ip_table (created time, added_by, the
-host_* status columns) into the central database; the password comes from --password-file.`
+host_* status columns) into the central database. The password comes only from
+--password-file (mode 0600); a password in --from is refused: a command line is visible to
+every user and kept in shell history.`
 
 // Invalid lines reported one by one before the summary; the rest are counted.
 const MAX_REPORTED = 20
@@ -96,7 +99,8 @@ function readInput(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8')
   } catch (err) {
-    throw new F2bError(`import: cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    // A --from URL given as FILE by mistake must not print its password.
+    throw new F2bError(`import: cannot read ${file === '-' ? 'stdin' : redactPassword(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
 }
 

@@ -68,3 +68,21 @@ export function parseDatabaseUrl(url: string, key = 'database.url'): DatabaseTar
     password: u.password ? decode(u.password, 'password') : undefined,
   }
 }
+
+/**
+ * `url` as it may be shown: a password in it (after the user's `:`, up to the last `@`)
+ * becomes `***`; anything else is left as it is, malformed or not. The last `@` anywhere, not
+ * only before the path: a password with an unescaped `/` or `#` must not show either, at the
+ * price of taking a `:` before an `@` in a database name for one.
+ *
+ * ```ts
+ * redactPassword('mysql://f2b:s3cret@db/fleet') // 'mysql://f2b:***@db/fleet'
+ * ```
+ */
+export function redactPassword(url: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)(.*)@(.*)$/s.exec(url)
+  if (!m) return url
+  const [, scheme, userinfo = '', rest] = m
+  const colon = userinfo.indexOf(':')
+  return colon < 0 ? url : `${scheme}${userinfo.slice(0, colon)}:***@${rest}`
+}

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -61,6 +61,37 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as ConfigError).hint).toBe(`chmod 600 ${pw}`)
     }
+  })
+
+  // Issue 10: fail2ban.client in the config runs as root, so whoever may write the config owns the machine.
+  it.runIf(process.getuid?.() === 0)('refuses a config owned by another user, even one only it and its group may touch (0660)', () => {
+    const p = file('theirs.yml', 'database:\n  url: sqlite:/x\nfail2ban:\n  client: [/tmp/evil]\n')
+    chownSync(p, 65534, 65534)
+    chmodSync(p, 0o660)
+    expect(() => loadConfig({ path: p, env: {} })).toThrow(ConfigError)
+    expect(() => loadConfig({ path: p, env: {} })).toThrow(`the config file ${p} is owned by uid 65534 (not root) and is writable by its group (mode 660); refusing to use it`)
+    try {
+      loadConfig({ path: p, env: {} })
+    } catch (err) {
+      expect((err as ConfigError).hint).toBe(`chown root ${p} && chmod 640 ${p}`)
+    }
+  })
+
+  it('refuses a config its group may write; one its group may only read is fine', () => {
+    const p = file('group-writable.yml', 'database:\n  url: sqlite:/x\n')
+    chmodSync(p, 0o620)
+    expect(() => loadConfig({ path: p, env: {} })).toThrow(`the config file ${p} is writable by its group (mode 620); refusing to use it`)
+    chmodSync(p, 0o640)
+    expect(loadConfig({ path: p, env: {} }).database.target).toEqual({ kind: 'sqlite', path: '/x' })
+  })
+
+  it('follows a config that is a symbolic link, and judges the file it reaches', () => {
+    const real = file('real.yml', 'database:\n  url: sqlite:/x\n')
+    const link = join(dir, 'link.yml')
+    symlinkSync(real, link)
+    expect(loadConfig({ path: link, env: {} }).database.target).toEqual({ kind: 'sqlite', path: '/x' })
+    chmodSync(real, 0o664)
+    expect(() => loadConfig({ path: link, env: {} })).toThrow(`the config file ${link} is accessible to other users (mode 664); refusing to use it`)
   })
 
   // Needs a machine with a non-loopback address (every CI machine here has one on eth0).

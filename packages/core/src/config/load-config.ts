@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
+import { readCheckedFile } from '../checked-file.js'
 import { ConfigError, F2bError } from '../errors.js'
 import type { Config, ConfigIssue, CronGrammar } from './config-schema.js'
 import { configError, parseConfig } from './parse-config.js'
-import { refuseLoosePermissions } from './secret-file.js'
+import { CONFIG_FILE_RULE } from './secret-file.js'
 
 export type { Config } from './config-schema.js'
 
@@ -37,10 +37,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return result.config
 }
 
+// Checked on the descriptor it is read from (CONFIG_FILE_RULE): owner root or this user, no
+// write bit for group or others, no bit at all for others.
 function readConfigFile(path: string): string {
   try {
-    refuseLoosePermissions(path, 0o007, 'the config file')
-    return readFileSync(path, 'utf8')
+    return readCheckedFile(path, { what: 'the config file', ...CONFIG_FILE_RULE })
   } catch (err) {
     if (err instanceof F2bError) throw new ConfigError(err.message, { hint: err.hint })
     const code = (err as NodeJS.ErrnoException).code

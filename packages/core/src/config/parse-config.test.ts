@@ -145,7 +145,8 @@ describe('parseConfig', () => {
       const r = parse(text)
       expect(r.config === undefined, text).toBe(r.errors.length > 0)
     }
-    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`).errors[0]!.message).toBe(`database.passwordFile: cannot read ${noAccess}: EISDIR`)
+    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`).errors[0]!.message).toBe(`database.passwordFile ${noAccess} is not a regular file; refusing to use it`)
+    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${join(dir, 'missing')}\n`).errors[0]!.message).toBe(`database.passwordFile: cannot read ${join(dir, 'missing')}: ENOENT`)
   })
 })
 

@@ -1,5 +1,4 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type { $ZodIssue } from 'zod/v4/core'
 import { NetworkSet, parseNetwork } from '../ban/network.js'
@@ -7,7 +6,7 @@ import { ConfigError, F2bError } from '../errors.js'
 import { ownAddresses } from '../own-addresses.js'
 import { configFileSchema, configRules, type Config, type ConfigFile, type ConfigIssue, type CronGrammar, type RuleContext } from './config-schema.js'
 import { parseDatabaseUrl, type DatabaseTarget, type MysqlTls } from './database-url.js'
-import { readPasswordFile, readSecretFile } from './secret-file.js'
+import { readPasswordFile, readRuledFile, readSecretFile, TRUSTED_FILE_RULE } from './secret-file.js'
 
 export interface ParseConfigOptions {
   /** The file the text was read from, kept as Config.path (messages do not name it; loadConfig prefixes it). */
@@ -142,17 +141,9 @@ function resolveTls(tls: NonNullable<ConfigFile['database']['tls']>, ctx: RuleCo
 
 /** A PEM file of database.tls, read (the private key as a secret) and parsed. */
 function readPem<T>(key: 'ca' | 'cert' | 'key', file: string, parse: (text: string) => T, what: string): { text: string; parsed: T } {
-  let text: string
-  if (key === 'key') {
-    // The private key is a secret like the password: only its owner may read it.
-    text = readSecretFile(file, 'database.tls.key')
-  } else {
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw new ConfigError(`database.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
-    }
-  }
+  // The private key is a secret like the password: only its owner may read it. The CA and the
+  // certificate decide whom to trust: anyone may read them, nobody else may change them.
+  const text = key === 'key' ? readSecretFile(file, 'database.tls.key') : readRuledFile(file, { what: `database.tls.${key}`, ...TRUSTED_FILE_RULE })
   try {
     return { text, parsed: parse(text) }
   } catch {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -40,6 +40,32 @@ describe('readSecretFile', () => {
     const err = thrown(() => readSecretFile(p, 'database.passwordFile'))
     expect(err.message).toBe(`database.passwordFile ${p} is accessible to other users (mode ${shown}); refusing to use it`)
     expect(err.hint).toBe(`chmod ${wanted} ${p}`)
+  })
+
+  // Issue 10: the programs run as root; a secret someone else owns is theirs, not root's.
+  it.runIf(process.getuid?.() === 0)('refuses a secret owned by another user, however private its mode, with the chown that fixes it', () => {
+    const p = file('theirs', 'secret', 0o600)
+    chownSync(p, 65534, 65534)
+    const err = thrown(() => readSecretFile(p, '--password-file'))
+    expect(err.message).toBe(`--password-file ${p} is owned by uid 65534 (not root); refusing to use it`)
+    expect(err.hint).toBe(`chown root ${p}`)
+    chmodSync(p, 0o640)
+    expect(thrown(() => readSecretFile(p, '--password-file')).message).toBe(`--password-file ${p} is owned by uid 65534 (not root) and is accessible to other users (mode 640); refusing to use it`)
+    expect(thrown(() => readSecretFile(p, '--password-file')).hint).toBe(`chown root ${p} && chmod 600 ${p}`)
+  })
+
+  it('refuses a symbolic link in the secret\'s place, even to a private file, naming the link', () => {
+    const target = file('real-key', 'secret', 0o600)
+    const link = join(dir, 'link-key')
+    symlinkSync(target, link)
+    const err = thrown(() => readSecretFile(link, 'database.tls.key'))
+    expect(err.message).toBe(`database.tls.key ${link} is a symbolic link; refusing to follow it`)
+    expect(err.hint).toBe(`name the file itself in database.tls.key (readlink -f ${link} says which)`)
+  })
+
+  // A FIFO (which would block a plain read for ever) is tested through a real program in test/file-checks.test.ts.
+  it('refuses a directory as not a regular file', () => {
+    expect(thrown(() => readSecretFile(dir, 'pw')).message).toBe(`pw ${dir} is not a regular file; refusing to use it`)
   })
 
   it('a missing file names the secret, the file and the error code', () => {

@@ -105,6 +105,15 @@ describe('database.tls', () => {
     expect(() => load(`${mysql}  tls:\n    ca: ${file('public-ca.pem', 'x', 0o644)}\n`)).toThrow(/database\.tls\.ca: .*public-ca\.pem is not a PEM certificate/)
   })
 
+  // Issue 10: whoever may change the CA file chooses which server the host trusts.
+  it('refuses a ca or cert its group or other users may write, with the chmod that fixes it', () => {
+    const ca = file('writable-ca.pem', readFileSync(cert, 'utf8'), 0o666)
+    const err = expectConfigError(`${mysql}  tls:\n    ca: ${ca}\n`, /database\.tls\.ca .*writable-ca\.pem is writable by its group and other users \(mode 666\); refusing to use it$/)
+    expect(err.hint).toBe(`chmod 644 ${ca}`)
+    const c = file('writable-cert.pem', readFileSync(cert, 'utf8'), 0o620)
+    expectConfigError(`${mysql}  tls:\n    cert: ${c}\n    key: ${key}\n`, /database\.tls\.cert .*writable-cert\.pem is writable by its group \(mode 620\)/)
+  })
+
   it('rejects a file that is not PEM, and a key that is not the certificate\'s', () => {
     const garbage = file('garbage.pem', 'hello\n')
     expectConfigError(`${mysql}  tls:\n    ca: ${garbage}\n`, /database\.tls\.ca: .*garbage\.pem is not a PEM certificate/)

@@ -1,6 +1,6 @@
 import { parseIp } from '../ban/ip-address.js'
 import { parseHostName, parseJail, parsePort, parseProtocol } from '../ban/names.js'
-import { parseDatabaseUrl, type DatabaseTarget } from '../config/database-url.js'
+import { parseDatabaseUrl, redactPassword, type DatabaseTarget } from '../config/database-url.js'
 import { readPasswordFile } from '../config/secret-file.js'
 import { asDatabaseError } from '../db/database-error.js'
 import type { CentralDb } from '../db/db-adapter.js'
@@ -48,8 +48,17 @@ export interface LegacyImportResult {
 /** The old scripts' database as `--from` names it: `mysql://user@host[:port]/db` (InvalidValueError otherwise). */
 export type LegacyTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 
-/** Validate `--from`. `field` names the option in errors. */
+/**
+ * Validate `--from`. `field` names the option in errors. A password in it is refused: a
+ * command line is visible to every user of the machine (ps, /proc) and stays in shell
+ * history, so the password comes only from `--password-file`. No message quotes the URL
+ * with its password (redactPassword).
+ */
 export function parseLegacyUrl(url: string, field = '--from'): LegacyTarget {
+  const shown = redactPassword(url)
+  if (shown !== url) {
+    throw new InvalidValueError(field, shown, 'a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE')
+  }
   let target
   try {
     target = parseDatabaseUrl(url, field)
@@ -60,9 +69,9 @@ export function parseLegacyUrl(url: string, field = '--from'): LegacyTarget {
   return target
 }
 
-/** Open the old scripts' database, the password read from `passwordFile` so it stays off the command line. */
+/** Open the old scripts' database, the password (if the account has one) read from `passwordFile`, never from the command line. */
 export async function openLegacySource(target: LegacyTarget, passwordFile: string | undefined, timeoutMs: number): Promise<CentralDb> {
-  const password = passwordFile === undefined ? target.password : readPasswordFile(passwordFile, 'password file')
+  const password = passwordFile === undefined ? undefined : readPasswordFile(passwordFile, 'password file')
   return openDatabase({ ...target, password }, { timeoutMs, connectionLimit: 1 })
 }
 

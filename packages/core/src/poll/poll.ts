@@ -1,4 +1,6 @@
 import { isCanonicalIp } from '../ban/ip-address.js'
+import { UnsafeFileError } from '../checked-file.js'
+import { describeError } from '../errors.js'
 import { stillBanned } from '../db/queries/active-addresses.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { advanceCursor, registerHost, type HostRow } from '../db/queries/hosts.js'
@@ -252,7 +254,8 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
       appendLines(options.sharedLog, lines)
       result.linesWritten += lines.length
     } catch (err) {
-      notAppended(`cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
+      // A refused file (a link, loose mode bits) says so itself, with the fix.
+      notAppended(err instanceof UnsafeFileError ? describeError(err) : `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
     }
   }
   const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))

@@ -61,11 +61,18 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     return await withDeadline(work, timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
     const cause = asDatabaseError(err, where)
-    const path = spoolReport(config, ban, report)
+    const reason = describeFailure(cause)
+    let path: string
+    try {
+      path = spoolReport(config, ban, report)
+    } catch (spoolErr) {
+      // Nowhere left to keep it (a refused spool directory is never written through): say both reasons.
+      throw new F2bError(`gave up: the ban of ${ban.ip} was not stored (${reason}) and the spool failed: ${describeFailure(spoolErr)}`, { cause: spoolErr })
+    }
     // Silent, not refused: the whole deadline went by (our own, a connect timeout, a busy
     // SQLite file). A refusal comes at once and costs the next run nothing.
-    if (isNoAnswer(err)) noteDatabaseSilent(config, describeFailure(cause))
-    return { kind: 'spooled', path, reason: describeFailure(cause), cause }
+    if (isNoAnswer(err)) noteDatabaseSilent(config, reason)
+    return { kind: 'spooled', path, reason, cause }
   } finally {
     void central?.close().catch(() => undefined)
   }

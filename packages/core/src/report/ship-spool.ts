@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { CentralDb } from '../db/db-adapter.js'
 import { insertBan } from '../db/queries/bans.js'
 import { clearSilence, SILENCE_MARKER } from './database-silence.js'
-import { readSpool, removeSpoolEntry, type SpooledBan } from './spool.js'
+import { describeError, F2bError } from '../errors.js'
+import { readSpool, removeSpoolEntry, type SpoolItem } from './spool.js'
 
 /** What shipping the spool did. */
 export interface SpoolShipment {
@@ -32,13 +33,19 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolS
   } catch (err) {
     return { shipped: 0, problem: `cannot remove ${join(dir, SILENCE_MARKER)}: ${(err as Error).message}; until it goes, add2db spools without trying the database but for a try now and then` }
   }
-  let entries: { readonly path: string; readonly entry: SpooledBan }[]
+  let items: SpoolItem[]
   try {
-    entries = readSpool(dir).flatMap((item) => ('entry' in item ? [item] : []))
+    items = readSpool(dir)
   } catch (err) {
-    return { shipped: 0, problem: `cannot read spool ${dir}: ${(err as Error).message}` }
+    // A refused directory (owner, mode, a link) says so itself, with the fix; nothing in it is read.
+    const why = err instanceof F2bError ? describeError(err) : `cannot read spool ${dir}: ${(err as Error).message}`
+    return { shipped: 0, problem: `${why}; nothing in it was shipped` }
   }
-  if (entries.length === 0) return { shipped: 0 }
+  const entries = items.flatMap((item) => ('entry' in item ? [item] : []))
+  // Entries that failed validation, links, anything but a regular file: left in place, never read as a ban.
+  const refused = items.flatMap((item) => ('problem' in item ? [`${item.path}: ${item.problem}`] : []))
+  const refusedLine = refused.length > 0 ? `not shipped, left in place: ${refused.slice(0, 3).join('; ')}${refused.length > 3 ? ` (and ${refused.length - 3} more)` : ''}` : undefined
+  if (entries.length === 0) return refusedLine ? { shipped: 0, problem: refusedLine } : { shipped: 0 }
   // Only a spool this run can also empty: each poll would otherwise store the same bans again.
   const unwritable = notWritable(dir)
   if (unwritable) {
@@ -56,7 +63,7 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolS
     }
     shipped++
   }
-  return { shipped }
+  return refusedLine ? { shipped, problem: refusedLine } : { shipped }
 }
 
 function notWritable(dir: string): string | undefined {

@@ -1,6 +1,6 @@
 import { Kysely, MysqlDialect, type MysqlPool } from 'kysely'
 import { createPool, type PoolConnection, type PoolOptions } from 'mysql2'
-import { connect, isIP, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { DatabaseTarget, MysqlTls } from '../../config/database-url.js'
 import { DatabaseError } from '../../errors.js'
 import type { Database } from '../../schema/database.js'
@@ -25,11 +25,12 @@ export interface MysqlOpenOptions {
 }
 
 /** Open a MySQL/MariaDB database: UTC sessions, timestamps as strings, bounded waits, TLS when configured. */
-export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): CentralDb {
+export async function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Promise<CentralDb> {
   // Probes start after this long idle; how often and how many follow is the kernel's
   // (tcp_keepalive_intvl, tcp_keepalive_probes): a dead peer is noticed in minutes, not
   // hours. The poll deadline is what bounds a poll.
   const keepAliveMs = Math.max(1000, options.timeoutMs)
+  const tlsOptions = target.tls ? await tlsPoolOptions(target, target.tls, keepAliveMs) : {}
   const pool = createPool({
     host: target.host,
     port: target.port,
@@ -49,7 +50,7 @@ export function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Centr
     // result shape: no code built from what the server sends, and nothing compiled at run
     // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
     disableEval: true,
-    ...(target.tls ? tlsPoolOptions(target, target.tls, keepAliveMs) : {}),
+    ...tlsOptions,
   })
   const sessionSetup = sessionSettings(options)
   const open = new Set<PoolConnection>()
@@ -113,34 +114,19 @@ function socketOf(conn: PoolConnection): Socket {
 }
 
 /**
- * mysql2's TLS options, plus the one thing it gets wrong. It checks the certificate's name
- * (verifyIdentity) only against a host *name*: for `mysql://…@10.0.0.5/…` it sends no SNI and
- * Node falls back to checking the certificate against "localhost", which a certificate for
- * 10.0.0.5 fails and any certificate for localhost passes. So f2b-central opens the TCP
- * connection itself and tells mysql2 the name to check: `serverName` when set (sent as SNI
- * too), else the URL's host, name or address (an address is matched against the
- * certificate's IP subjectAltNames).
+ * TLS by f2b-central's own stream (openMysqlTlsStream), not mysql2's `ssl`: mysql2 checks the
+ * certificate's name only against a host *name* and takes no `checkServerIdentity` of ours,
+ * so for `mysql://…@10.0.0.5/…` the check would fall to Node's private `socket._host` (else
+ * "localhost", which any certificate for localhost passes). The stream checks the name with
+ * `tls.checkServerIdentity` against the host meant: `serverName` when set (sent as SNI too),
+ * else the URL's host, name or address (an address against the certificate's IP
+ * subjectAltNames), before mysql2's credentials leave the process.
  */
-function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls, keepAliveMs: number): PoolOptions {
-  const checkedHost = tls.serverName ?? target.host
-  return {
-    // mysql2 uses `host` only for SNI and the name check once `stream` opens the connection.
-    host: checkedHost,
-    stream: () => {
-      const socket: Socket = connect({ host: target.host, port: target.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMs })
-      // Node checks the certificate against the socket's `_host` when no SNI name is set,
-      // which it leaves empty for a connection to an address.
-      if (isIP(checkedHost) !== 0) Object.assign(socket, { _host: checkedHost })
-      return socket
-    },
-    ssl: {
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      rejectUnauthorized: tls.rejectUnauthorized,
-      verifyIdentity: tls.rejectUnauthorized,
-    },
-  }
+async function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls, keepAliveMs: number): Promise<PoolOptions> {
+  // Loaded only with database.tls: node:tls costs every other add2db run several milliseconds.
+  const { openMysqlTlsStream } = await import('./mysql-tls-stream.js')
+  const tlsStream = { host: target.host, port: target.port, keepAliveMs, checkedName: tls.serverName ?? target.host, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }
+  return { stream: () => openMysqlTlsStream(tlsStream) }
 }
 
 function tlsFailure(target: MysqlTarget, err: NodeJS.ErrnoException): NodeJS.ErrnoException | DatabaseError {
