@@ -11,7 +11,7 @@ import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
-import { shipSpool, type SpoolShipment } from '../report/ship-spool.js'
+import { shipSpool } from '../report/ship-spool.js'
 import { pollOnce, type PollResult, type PollState } from './poll.js'
 
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
