@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<ExitCode> {
       `add2db: warning: ${parsed.ip} stored but held: ${config.host.name} is past the fleet's flood limit; other hosts apply it once an operator runs \`f2b-central bans release --reporter ${config.host.name}\`\n`,
     )
   }
-  if (outcome.kind === 'stored' && outcome.spoolProblem) process.stderr.write(`add2db: warning: ${parsed.ip} stored; ${outcome.spoolProblem}\n`)
+  if (outcome.kind === 'stored' && outcome.spoolProblem) process.stderr.write(`add2db: warning: ban stored; not shipped from the spool: ${outcome.spoolProblem}\n`)
   if (outcome.kind === 'spooled') {
     // A database that is down is waited out (exit 0); one that needs an admin (unmigrated,
     // newer schema, account refused, no such database) is an error fail2ban logs as such,

@@ -43,8 +43,9 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolS
   }
   const entries = items.flatMap((item) => ('entry' in item ? [item] : []))
   // Entries that failed validation, links, anything but a regular file: left in place, never read as a ban.
-  const refused = items.flatMap((item) => ('problem' in item ? [`${item.path}: ${item.problem}`] : []))
-  const refusedLine = refused.length > 0 ? `not shipped, left in place: ${refused.slice(0, 3).join('; ')}${refused.length > 3 ? ` (and ${refused.length - 3} more)` : ''}` : undefined
+  // Each problem names its file.
+  const refused = items.flatMap((item) => ('problem' in item ? [item.problem] : []))
+  const refusedLine = refused.length > 0 ? `${refused.slice(0, 3).join('; ')}${refused.length > 3 ? ` (and ${refused.length - 3} more left in place)` : ''}` : undefined
   if (entries.length === 0) return refusedLine ? { shipped: 0, problem: refusedLine } : { shipped: 0 }
   // Only a spool this run can also empty: each poll would otherwise store the same bans again.
   const unwritable = notWritable(dir)
