@@ -1,8 +1,11 @@
-import { isCanonicalIp, parseIp } from '../ban/ip-address.js'
+import { parseIp } from '../ban/ip-address.js'
+import type { NetworkSet } from '../ban/network.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
-import { dbTimeToIso } from '../time/db-time.js'
-import { selectActiveAddresses } from '../db/queries/active-addresses.js'
+import { selectActiveAddressPage, selectActiveBanPage } from '../db/queries/ban-export.js'
+import { readDatabaseNow } from '../db/queries/clock.js'
+import { dbTimeToIso, toDbTime } from '../time/db-time.js'
+import type { ListFormat } from './firewall-script.js'
 
 /** One address of the active ban list. */
 export interface ExportedAddress {
@@ -12,56 +15,149 @@ export interface ExportedAddress {
   readonly expiresAt: string | null
 }
 
-export interface AddressExport {
-  /** IPv4 first, then IPv6, each in numeric order. */
-  readonly addresses: readonly ExportedAddress[]
-  /** Stored values that are not canonical, bannable addresses (a planted or corrupted row): never exported. */
-  readonly rejected: readonly string[]
-  /** Actively banned addresses left out because the central allowlist holds them. */
-  readonly allowlisted: number
+/** One active ban, as `serve`'s `/v1/bans.json` lists it. Times are ISO 8601 UTC. */
+export interface ExportedBan {
+  readonly id: number
+  readonly ip: string
+  readonly version: 4 | 6
+  readonly jail: string
+  readonly protocol: string
+  readonly port: string
+  readonly reporter: string
+  readonly bantime: number
+  readonly reportedAt: string
+  /** null: permanent. */
+  readonly expiresAt: string | null
+}
+
+/** Which part of the list. */
+export interface ExportFilter {
+  readonly jail?: string | undefined
+  /** One family only; both when left out (IPv4 first). */
+  readonly family?: 4 | 6 | undefined
+}
+
+/** What a list left out, counted while it is read. */
+export class ExportTally {
+  /** Addresses (or bans) written. */
+  exported = 0
+  /** Actively banned, but the central allowlist or a fleet member's own address holds them. */
+  allowlisted = 0
+  /** Stored values that are not canonical, bannable addresses (a planted or corrupted row): never written. */
+  rejected = 0
+  /** The first 20 of those, for a warning. */
+  readonly rejectedSamples: string[] = []
+
+  reject(value: string): void {
+    this.rejected++
+    if (this.rejectedSamples.length < 20) this.rejectedSamples.push(value)
+  }
+}
+
+/** Rows per query while a list is read. */
+export const EXPORT_PAGE = 5000
+
+/**
+ * The moment a list is read at (the database's clock, as stored text): every page judges
+ * expiry at this one moment, so what a list holds never depends on how fast it was read.
+ */
+export async function readListClock(central: CentralDb): Promise<string> {
+  return toDbTime(await readDatabaseNow(central))
+}
+
+// The family of a stored value that is a canonical, bannable address, else undefined.
+function canonicalFamily(text: string): 4 | 6 | undefined {
+  try {
+    const ip = parseIp(text)
+    return ip.text === text ? ip.version : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function fleetAllowlist(central: CentralDb): Promise<NetworkSet> {
+  // A fleet member's own address never goes into a firewall list either.
+  return (await loadAllowlist(central.db, { fleetAddresses: true })).networks
 }
 
 /**
- * The fleet's active ban list, one entry per address: the input of `export` for Maltrail-style
- * plain lists, ipset and nftables. Every stored value is validated again here, where it
- * leaves for a firewall: a row with a newline, a CIDR or shell text in `ip` is rejected,
- * counted and never printed.
+ * The fleet's active ban list, one entry per address, read page by page (EXPORT_PAGE rows a
+ * query, so a million addresses never sit in memory): IPv4 first, then IPv6, each in the order
+ * of the stored text. Every stored value is validated again here, where it leaves for a
+ * firewall: a row with a newline, a CIDR or shell text in `ip` is counted in `tally` and
+ * never yielded. Each page is its own query, with no transaction held open while a slow
+ * consumer reads: a ban added or revoked while a list is read may or may not be in it
+ * (the next list has it right).
  */
-export async function collectActiveAddresses(central: CentralDb): Promise<AddressExport> {
-  const rows = await selectActiveAddresses(central)
-  // A fleet member's own address never goes into a firewall script either.
-  const allowlist = (await loadAllowlist(central.db, { fleetAddresses: true })).networks
-  const addresses: ExportedAddress[] = []
-  const rejected: string[] = []
-  let allowlisted = 0
-  for (const r of rows) {
-    if (!isCanonicalIp(r.ip)) {
-      rejected.push(r.ip)
-      continue
+export async function* streamActiveAddresses(central: CentralDb, asOf: string, filter: ExportFilter, tally: ExportTally, pageSize = EXPORT_PAGE): AsyncGenerator<ExportedAddress> {
+  const allowlist = await fleetAllowlist(central)
+  for (const family of filter.family === undefined ? ([4, 6] as const) : [filter.family]) {
+    let after: string | undefined
+    for (;;) {
+      const rows = await selectActiveAddressPage(central, { asOf, family, jail: filter.jail, after, limit: pageSize })
+      for (const r of rows) {
+        if (canonicalFamily(r.ip) !== family) tally.reject(r.ip)
+        else if (allowlist.has(r.ip)) tally.allowlisted++
+        else {
+          tally.exported++
+          yield { ip: r.ip, version: family, expiresAt: r.permanent ? null : dbTimeToIso(r.expiresAt) }
+        }
+      }
+      if (rows.length < pageSize) break
+      after = rows[rows.length - 1]!.ip
     }
-    if (allowlist.has(r.ip)) {
-      allowlisted++
-      continue
-    }
-    addresses.push({ ip: r.ip, version: parseIp(r.ip).version, expiresAt: r.permanent ? null : dbTimeToIso(r.expiresAt) })
   }
-  addresses.sort(compareAddresses)
-  rejected.sort()
-  return { addresses, rejected, allowlisted }
 }
 
-function compareAddresses(a: ExportedAddress, b: ExportedAddress): number {
-  if (a.version !== b.version) return a.version - b.version
-  const ka = addressKey(a)
-  const kb = addressKey(b)
-  return ka < kb ? -1 : ka > kb ? 1 : 0
+/**
+ * The active bans themselves (an address banned twice is there twice), page by page in id
+ * order, IPv4 first: validated and filtered as streamActiveAddresses does.
+ */
+export async function* streamActiveBans(central: CentralDb, asOf: string, filter: ExportFilter, tally: ExportTally, pageSize = EXPORT_PAGE): AsyncGenerator<ExportedBan> {
+  const allowlist = await fleetAllowlist(central)
+  for (const family of filter.family === undefined ? ([4, 6] as const) : [filter.family]) {
+    let afterId = 0
+    for (;;) {
+      const rows = await selectActiveBanPage(central, { asOf, family, jail: filter.jail, afterId, limit: pageSize })
+      for (const r of rows) {
+        if (canonicalFamily(r.ip) !== family) tally.reject(r.ip)
+        else if (allowlist.has(r.ip)) tally.allowlisted++
+        else {
+          tally.exported++
+          yield {
+            id: r.id,
+            ip: r.ip,
+            version: family,
+            jail: r.jail,
+            protocol: r.protocol,
+            port: r.port,
+            reporter: r.reporter,
+            bantime: r.bantime,
+            reportedAt: dbTimeToIso(r.createdAt) ?? '',
+            expiresAt: dbTimeToIso(r.expiresAt),
+          }
+        }
+      }
+      if (rows.length < pageSize) break
+      afterId = rows[rows.length - 1]!.id
+    }
+  }
 }
 
-function addressKey(a: ExportedAddress): bigint {
-  if (a.version === 4) return a.ip.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n)
-  const [head = '', tail] = a.ip.split('::')
-  const part = (s: string) => (s === '' ? [] : s.split(':'))
-  const left = part(head)
-  const right = tail === undefined ? [] : part(tail)
-  return [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right].reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n)
+/**
+ * `export --format json`: one JSON document, every address with its version and last expiry,
+ * then the counts (known once the list has been read, so they come last).
+ */
+export function jsonAddressFormat(tally: ExportTally): ListFormat {
+  let first = true
+  return {
+    contentType: 'application/json',
+    begin: () => '{\n  "addresses": [',
+    add: (a) => {
+      const sep = first ? '\n    ' : ',\n    '
+      first = false
+      return sep + JSON.stringify({ ip: a.ip, version: a.version, expiresAt: a.expiresAt })
+    },
+    end: () => `${first ? '' : '\n  '}],\n  "count": ${tally.exported},\n  "allowlisted": ${tally.allowlisted},\n  "rejected": ${tally.rejected}\n}\n`,
+  }
 }
