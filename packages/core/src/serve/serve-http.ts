@@ -214,11 +214,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     }
   }
 
+  // Connections with a response under way: a client error there (bytes after a request) must not interleave a raw answer with it.
+  const busy = new WeakSet<object>()
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now()
+    busy.add(req.socket)
     const deadline = setTimeout(() => res.destroy(new Error('response deadline')), limits.responseDeadlineMs)
     const outcome: Outcome = { endpoint: 'other', consumer: '-' }
     res.once('close', () => {
+      busy.delete(req.socket)
       clearTimeout(deadline)
       const seconds = (performance.now() - started) / 1000
       const complete = res.writableFinished
@@ -244,7 +248,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       log.error({ path: printable((req.url ?? '').split('?')[0] ?? '', 200), err: errorLine(e) }, 'request failed')
       // Once the status line is out, a failure must not look like a complete answer: cut the connection.
       if (res.headersSent) res.destroy()
-      else if (e instanceof DatabaseError) send(res, 503, 'the database is not reachable\n', { 'Retry-After': '10' })
+      else if (e instanceof DatabaseError) send(res, 503, 'the database cannot be read\n', { 'Retry-After': '10' })
       else send(res, 500, 'internal error\n')
     })
   }
@@ -267,7 +271,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     // Node's own answers: 431 (headers too large), 408 (headers too slow), 400 (not HTTP).
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
     log.warn({ status, err: err.code ?? err.message, remote: socket.remoteAddress }, 'bad request')
-    if (socket.writable && !socket.writableEnded)
+    if (socket.writable && !socket.writableEnded && !busy.has(socket))
       socket.end(
         `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
       )
