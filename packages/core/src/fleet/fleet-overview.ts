@@ -29,7 +29,7 @@ export interface FleetOverview {
   /** Hosts, pending, errors, stale and stuck hosts, held bans (`f2b-central status`). */
   readonly status: FleetStatus
   readonly hourly: HourlyBans
-  /** The newest active bans, each with how many hosts applied it. */
+  /** The newest active bans (held ones apart: `status.held`), each with how many hosts applied it. */
   readonly newest: BanList
   /** Errors of the last day by host and reason, the latest first. */
   readonly errors: readonly ErrorReason[]
@@ -63,10 +63,8 @@ export async function readFleetOverview(central: CentralDb, options: FleetOvervi
     counts[i] = (counts[i] ?? 0) + r.n
     perJail.set(r.jail, counts)
   }
-  const jails = [...perJail]
-    .map(([jail, counts]) => ({ jail, counts, total: counts.reduce((a, b) => a + b, 0) }))
-    .sort((a, b) => b.total - a.total || (a.jail < b.jail ? -1 : 1))
-  const newest = await listActiveBans(central, { limit: options.newest ?? 20 })
+  const jails = [...perJail].map(([jail, counts]) => ({ jail, counts, total: counts.reduce((a, b) => a + b, 0) })).sort((a, b) => b.total - a.total || (a.jail < b.jail ? -1 : 1))
+  const newest = await listActiveBans(central, { limit: options.newest ?? 20, unheldOnly: true })
   const errors = (await listRecentErrorReasons(central, toDbTime(new Date(now - 24 * HOUR_MS)), options.errors ?? 20)).map((e) => ({ ...e, last: dbTimeToIso(e.last) ?? '' }))
   const activeByJail = (await countActiveBansByJail(central)).sort((a, b) => b.n - a.n || (a.jail < b.jail ? -1 : 1))
   return { status, hourly: { hours, jails }, newest, errors, activeByJail }

@@ -38,7 +38,7 @@ svg{display:block;width:100%;height:auto;max-height:280px}
 .legend{list-style:none;padding:0;margin:6px 0 0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:13px}
 .legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 footer{margin-top:28px;color:var(--muted);font-size:12px}
-@media (max-width:640px){body{font-size:14px;padding:0 8px 24px}th,td{padding:5px 6px}.wide{display:none}}
+@media (max-width:640px){body{font-size:14px;padding:0 8px 24px}th,td{padding:5px 6px}.wide{display:none}td.text{min-width:9em}}
 `
 
 /** `2026-12-01 20:00:00 UTC` */
@@ -67,16 +67,16 @@ function hostsTable(o: FleetOverview): string {
     return (
       `<tr class="host ${states.join(' ')}" data-host="${h(host.name)}">` +
       `<td><code>${h(host.name)}</code></td>` +
+      `<td>${badges}</td>` +
       `<td title="${h(utc(host.lastSeen))}">${h(ago(host.secondsSinceSeen))}</td>` +
       `<td class="num">${host.pending}</td>` +
-      `<td class="num">${host.oldestPendingSeconds === null ? '-' : h(formatDuration(host.oldestPendingSeconds))}</td>` +
-      `<td class="num">${host.errorsLastDay}</td>` +
-      `<td>${badges}</td></tr>`
+      `<td class="num wide">${host.oldestPendingSeconds === null ? '-' : h(formatDuration(host.oldestPendingSeconds))}</td>` +
+      `<td class="num">${host.errorsLastDay}</td></tr>`
     )
   })
   return (
-    `<div class="scroll"><table id="hosts-table"><thead><tr><th>Host</th><th>Last seen</th><th class="num">Pending</th><th class="num">Oldest pending</th>` +
-    `<th class="num">Errors 24h</th><th>State</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>` +
+    `<div class="scroll"><table id="hosts-table"><thead><tr><th>Host</th><th>State</th><th>Last seen</th><th class="num">Pending</th>` +
+    `<th class="num wide">Oldest pending</th><th class="num">Errors 24h</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>` +
     `<p class="none">Stale: not seen for more than ${h(formatDuration(staleAfterSeconds))}. Stuck: seen, but a ban has waited longer than that, or its cursor is past the last stamp.</p>`
   )
 }
@@ -114,7 +114,7 @@ function hourlyChart(hourly: HourlyBans): string {
   const parts: string[] = []
   for (const v of [0, top / 2, top]) {
     parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e7eb"/>`)
-    parts.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="11" fill="#6b7280">${h(Number.isInteger(v) ? v : v.toFixed(1))}</text>`)
+    parts.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="12" fill="#6b7280">${h(Number.isInteger(v) ? v : v.toFixed(1))}</text>`)
   }
   hourly.hours.forEach((hour, i) => {
     const x = left + i * slot + slot * 0.12
@@ -131,7 +131,7 @@ function hourlyChart(hourly: HourlyBans): string {
       base += n
     }
     if (i % 6 === 0 || i === hourly.hours.length - 1) {
-      parts.push(`<text x="${(left + i * slot + slot / 2).toFixed(1)}" y="${H - 8}" text-anchor="middle" font-size="11" fill="#6b7280">${h(hour.slice(11, 16))}</text>`)
+      parts.push(`<text x="${(left + i * slot + slot / 2).toFixed(1)}" y="${H - 8}" text-anchor="middle" font-size="12" fill="#6b7280">${h(hour.slice(11, 16))}</text>`)
     }
   })
   const legend = series.map((s) => `<li><i style="background:${s.color}"></i>${h(s.label)}</li>`).join('')
@@ -147,13 +147,13 @@ function newestTable(o: FleetOverview): string {
   if (bans.length === 0) return '<p class="none">No active bans.</p>'
   const rows = bans.map(
     (b) =>
-      `<tr class="ban" data-ip="${h(b.ip)}"><td><code>${h(b.ip)}</code></td><td>${h(b.jail)}</td><td>${h(b.reporter)}</td>` +
-      `<td title="${h(utc(b.createdAt))}">${h(utc(b.createdAt).slice(0, 16))}</td><td class="wide">${b.expiresAt === null ? 'permanent' : h(utc(b.expiresAt).slice(0, 16))}</td>` +
-      `<td class="num">${b.appliedHosts}/${hostCount}</td></tr>`,
+      `<tr class="ban" data-ip="${h(b.ip)}"><td><code>${h(b.ip)}</code></td><td>${h(b.jail)}</td><td class="num" title="hosts that applied it, of all hosts">${b.appliedHosts}/${hostCount}</td>` +
+      `<td title="${h(utc(b.createdAt))}">${h(utc(b.createdAt).slice(0, 16))}</td><td class="wide">${h(b.reporter)}</td>` +
+      `<td class="wide">${b.expiresAt === null ? 'permanent' : h(utc(b.expiresAt).slice(0, 16))}</td></tr>`,
   )
   return (
-    `<div class="scroll"><table id="newest-table"><thead><tr><th>Address</th><th>Jail</th><th>Reporter</th><th>Reported (UTC)</th><th class="wide">Expires (UTC)</th>` +
-    `<th class="num">Applied</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`
+    `<div class="scroll"><table id="newest-table"><thead><tr><th>Address</th><th>Jail</th><th class="num">Applied</th><th>Reported (UTC)</th><th class="wide">Reporter</th>` +
+    `<th class="wide">Expires (UTC)</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`
   )
 }
 

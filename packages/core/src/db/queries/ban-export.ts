@@ -33,11 +33,7 @@ export async function selectActiveAddressPage(central: CentralDb, q: BanPageQuer
   const { db, adapter } = central
   let query = db
     .selectFrom('bans as b')
-    .select((eb) => [
-      'b.ip',
-      eb.fn.max('b.expires_at').as('expires_at'),
-      eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent'),
-    ])
+    .select((eb) => ['b.ip', eb.fn.max('b.expires_at').as('expires_at'), eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent')])
     .where(isActiveBan(adapter, 'b', q.asOf))
     .where((eb) => eb.not(isHeld()))
     .where(familyOf(q.family))
@@ -115,7 +111,11 @@ export async function readBanListVersion(central: CentralDb, asOf: string): Prom
       eb.fn.sum<number>(eb.case().when('b.held_at', 'is', null).then(1).else(0).end()).as('unheld'),
     ])
     .executeTakeFirstOrThrow()
-  const nextExpiry = await db.selectFrom('bans').select((eb) => eb.fn.min('expires_at').as('at')).where('expires_at', '>', asOf).executeTakeFirstOrThrow()
+  const nextExpiry = await db
+    .selectFrom('bans')
+    .select((eb) => eb.fn.min('expires_at').as('at'))
+    .where('expires_at', '>', asOf)
+    .executeTakeFirstOrThrow()
   const allowlist = await db.selectFrom('allowlist_version').select('version').where('id', '=', 1).executeTakeFirst()
   const fleet = await db
     .selectFrom('host_addresses')
