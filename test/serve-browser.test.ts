@@ -150,14 +150,14 @@ describe('the status page in headless Chromium', () => {
     expect(await hosts.count()).toBe(5)
     const stale = page.locator('tr.host[data-host="db-1.example.org"]')
     await expect.poll(() => stale.getAttribute('class')).toBe('host stale')
-    expect(await stale.locator('.badge').innerText()).toBe('STALE')
-    expect(await stale.locator('td').nth(2).innerText()).toBe('3h ago')
+    expect(await stale.locator('.badge').textContent()).toBe('STALE')
+    expect(await stale.locator('td').nth(2).textContent()).toBe('3h ago')
     // it stands out: its cells are tinted
     const background = (host: string) => page.evaluate<string>(`getComputedStyle(document.querySelector('tr.host[data-host="${host}"] td')).backgroundColor`)
     expect(await background('db-1.example.org')).toBe('rgb(254, 226, 226)')
     expect(await background('web-1.example.org')).toBe('rgba(0, 0, 0, 0)')
     // held bans are not pending anywhere: a host that is up to date has nothing pending
-    expect(await page.locator('tr.host[data-host="web-1.example.org"] td').nth(3).innerText()).toBe('0')
+    expect(await page.locator('tr.host[data-host="web-1.example.org"] td').nth(3).textContent()).toBe('0')
     expect(await page.locator('tr.host[data-host="backup-1.example.org"] .badge').allInnerTexts()).toEqual(['STUCK'])
     expect(await page.locator('tr.host[data-host="mail-1.example.org"] .badge').allInnerTexts()).toEqual(['ERRORS'])
 
@@ -173,7 +173,7 @@ describe('the status page in headless Chromium', () => {
     expect(await page.locator('#chart .legend li').allInnerTexts()).toEqual(['sshd', 'nginx-http-auth', 'postfix-sasl', 'recidive'])
 
     expect(await page.locator('#errors-table tbody tr').count()).toBe(2)
-    expect(await page.locator('#errors-table').innerText()).toContain('invalid jail "<b>x</b>": a planted row')
+    expect(await page.locator('#errors-table').textContent()).toContain('invalid jail "<b>x</b>": a planted row')
     expect(await page.locator('#errors-table b').count()).toBe(0)
     expect(await page.locator('#held-table tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/^web-2\.example\.org\s+12\s/)])
 
