@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<ExitCode> {
   // Written as it is read (the same code as `serve`'s lists), so a long list never sits in memory.
   await withDatabase(values.config, async (central) => {
     const asOf = await readListClock(central)
-    for await (const text of renderList(listFormat, streamActiveAddresses(central, asOf, {}, tally))) await write(text)
+    for await (const text of renderList(listFormat, streamActiveAddresses(central, asOf, {}, tally, { expiry: format === 'json' }))) await write(text)
   })
   if (tally.rejected > 0) {
     const samples = [...tally.rejectedSamples].sort().slice(0, 5)

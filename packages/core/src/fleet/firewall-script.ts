@@ -101,14 +101,16 @@ export function nftFormat(table: string, sets: SetNames): ListFormat {
   }
 }
 
-/** A list's text in pieces of about 16 KiB, as `addresses` are read; `end()` is asked for only after the last one. */
-export async function* renderList(format: ListFormat, addresses: AsyncIterable<ExportedAddress> | Iterable<ExportedAddress>): AsyncGenerator<string> {
+/** A list's text in pieces of about 16 KiB, as its pages of addresses are read; `end()` is asked for only after the last one. */
+export async function* renderList(format: ListFormat, pages: AsyncIterable<readonly ExportedAddress[]> | Iterable<readonly ExportedAddress[]>): AsyncGenerator<string> {
   let out = format.begin()
-  for await (const a of addresses) {
-    out += format.add(a)
-    if (out.length >= CHUNK_CHARS) {
-      yield out
-      out = ''
+  for await (const page of pages) {
+    for (const a of page) {
+      out += format.add(a)
+      if (out.length >= CHUNK_CHARS) {
+        yield out
+        out = ''
+      }
     }
   }
   out += format.end()

@@ -75,16 +75,16 @@ export async function prepareList(central: CentralDb, request: ListRequest): Pro
 }
 
 // `/v1/bans.json`: one ban a line inside one JSON document, the counts at the end.
-async function* renderBansJson(bans: AsyncIterable<ExportedBan>, asOf: string, tally: ExportTally): AsyncGenerator<string> {
+async function* renderBansJson(pages: AsyncIterable<readonly ExportedBan[]>, asOf: string, tally: ExportTally): AsyncGenerator<string> {
   let out = `{"asOf":${JSON.stringify(dbTimeToIso(asOf))},"bans":[`
   let first = true
-  for await (const b of bans) {
-    out += `${first ? '\n' : ',\n'}${JSON.stringify(b)}`
-    first = false
-    if (out.length >= 16 * 1024) {
-      yield out
-      out = ''
+  for await (const page of pages) {
+    for (const b of page) {
+      out += `${first ? '\n' : ',\n'}${JSON.stringify(b)}`
+      first = false
     }
+    yield out
+    out = ''
   }
   yield `${out}\n],"count":${tally.exported},"allowlisted":${tally.allowlisted},"rejected":${tally.rejected}}\n`
 }

@@ -8,16 +8,15 @@ export interface BanPageQuery {
   /** 4: addresses without a colon, 6: with one (the stored text is validated again by the caller). */
   readonly family: 4 | 6
   readonly jail?: string | undefined
-  readonly limit: number
 }
 
-/** One actively banned address as stored (not yet re-validated), with when its last ban ends. */
+/** One actively banned address as stored (not yet re-validated), with when its last ban ends when that was asked for. */
 export interface ActiveAddressRow {
   readonly ip: string
-  /** The latest expiry of its active bans, as stored text. */
-  readonly expiresAt: string | null
-  /** At least one of its active bans is permanent. */
-  readonly permanent: boolean
+  /** The latest expiry of its active bans, as stored text; undefined when not asked for. */
+  readonly expiresAt?: string | null
+  /** At least one of its active bans is permanent; undefined when not asked for. */
+  readonly permanent?: boolean
 }
 
 function familyOf(family: 4 | 6): RawBuilder<SqlBool> {
@@ -25,22 +24,63 @@ function familyOf(family: 4 | 6): RawBuilder<SqlBool> {
 }
 
 /**
- * One page of the active ban list, one row per address, in the order of the stored text
- * after `after` (keyset paging on the `bans_ip` index: each page costs its own rows, never an
- * offset). Held bans are applied nowhere, so never listed.
+ * Where a page of `size` index entries after `after` ends: the address at that offset in
+ * the `bans_ip` index (read from the index alone), or undefined when fewer are left. The
+ * page query is then bounded on both sides, so the database reads it through `bans_ip` in
+ * order: left open, MariaDB may prefer the `bans_expires_at` range (every active ban) and
+ * sort all of them for each page.
  */
-export async function selectActiveAddressPage(central: CentralDb, q: BanPageQuery & { readonly after?: string | undefined }): Promise<ActiveAddressRow[]> {
+export async function selectAddressPageEnd(
+  central: CentralDb,
+  q: { readonly family: 4 | 6; readonly after?: string | undefined; readonly size: number },
+): Promise<string | undefined> {
+  let query = central.db.selectFrom('bans as b').select('b.ip').where(familyOf(q.family))
+  if (q.after !== undefined) query = query.where('b.ip', '>', q.after)
+  const row = await query
+    .orderBy('b.ip')
+    .limit(1)
+    .offset(q.size - 1)
+    .executeTakeFirst()
+  return row?.ip
+}
+
+/**
+ * One page of the active ban list, one row per address, in the order of the stored text:
+ * after `after`, up to and including `through` (selectAddressPageEnd). Held bans are applied
+ * nowhere, so never listed.
+ */
+export async function selectActiveAddressPage(
+  central: CentralDb,
+  q: BanPageQuery & { readonly after?: string | undefined; readonly through?: string | undefined; readonly expiry: boolean },
+): Promise<ActiveAddressRow[]> {
   const { db, adapter } = central
   let query = db
     .selectFrom('bans as b')
-    .select((eb) => ['b.ip', eb.fn.max('b.expires_at').as('expires_at'), eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent')])
     .where(isActiveBan(adapter, 'b', q.asOf))
     .where((eb) => eb.not(isHeld()))
     .where(familyOf(q.family))
   if (q.jail !== undefined) query = query.where('b.jail', '=', q.jail)
   if (q.after !== undefined) query = query.where('b.ip', '>', q.after)
-  const rows = await query.groupBy('b.ip').orderBy('b.ip').limit(q.limit).execute()
+  if (q.through !== undefined) query = query.where('b.ip', '<=', q.through)
+  query = query.groupBy('b.ip').orderBy('b.ip')
+  if (!q.expiry) return query.select('b.ip').execute()
+  const rows = await query
+    .select((eb) => ['b.ip', eb.fn.max('b.expires_at').as('expires_at'), eb.fn.max(eb.case().when('b.expires_at', 'is', null).then(1).else(0).end()).as('permanent')])
+    .execute()
   return rows.map((r) => ({ ip: r.ip, expiresAt: r.expires_at === null ? null : String(r.expires_at), permanent: Number(r.permanent) === 1 }))
+}
+
+/** Where a page of `size` bans after id `afterId` ends (the primary key alone), or undefined when fewer are left: as selectAddressPageEnd. */
+export async function selectBanPageEnd(central: CentralDb, q: { readonly afterId: number; readonly size: number }): Promise<number | undefined> {
+  const row = await central.db
+    .selectFrom('bans')
+    .select('id')
+    .where('id', '>', q.afterId)
+    .orderBy('id')
+    .limit(1)
+    .offset(q.size - 1)
+    .executeTakeFirst()
+  return row === undefined ? undefined : Number(row.id)
 }
 
 /** One active ban as stored (not yet re-validated), with its reporter's name. */
@@ -56,8 +96,11 @@ export interface ActiveBanExportRow {
   readonly reporter: string
 }
 
-/** One page of active bans, one row per ban, by id after `afterId` (keyset paging on the primary key). */
-export async function selectActiveBanPage(central: CentralDb, q: BanPageQuery & { readonly afterId: number }): Promise<ActiveBanExportRow[]> {
+/** One page of active bans, one row per ban, by id: after `afterId`, up to and including `throughId` (selectBanPageEnd). */
+export async function selectActiveBanPage(
+  central: CentralDb,
+  q: BanPageQuery & { readonly afterId: number; readonly throughId?: number | undefined },
+): Promise<ActiveBanExportRow[]> {
   const { db, adapter } = central
   let query = db
     .selectFrom('bans as b')
@@ -68,7 +111,8 @@ export async function selectActiveBanPage(central: CentralDb, q: BanPageQuery & 
     .where((eb) => eb.not(isHeld()))
     .where(familyOf(q.family))
   if (q.jail !== undefined) query = query.where('b.jail', '=', q.jail)
-  const rows = await query.orderBy('b.id').limit(q.limit).execute()
+  if (q.throughId !== undefined) query = query.where('b.id', '<=', q.throughId)
+  const rows = await query.orderBy('b.id').execute()
   return rows.map((r) => ({
     id: Number(r.id),
     ip: r.ip,
