@@ -7,6 +7,7 @@
 //   BENCH_FIGURES=1,2,3,4        run only some figures
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
+//   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -17,13 +18,15 @@ import { createBenchDb, type BenchDb, type Dialect } from './central.js'
 import { pollScale } from './poll-scale.js'
 import { propagation } from './propagation.js'
 import { readdbThroughput } from './readdb-throughput.js'
+import { serveBench } from './serve.js'
 import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
+const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -102,6 +105,8 @@ async function main(): Promise<number> {
     }),
   )
 
+  await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, seconds: 10 })))
+
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
   const rows = table(results as never, errors)
@@ -147,6 +152,7 @@ type Results = {
   add2db?: Awaited<ReturnType<typeof add2dbCost>>
   readdbThroughput?: Awaited<ReturnType<typeof readdbThroughput>>
   pollScale?: Awaited<ReturnType<typeof pollScale>>
+  serve?: Awaited<ReturnType<typeof serveBench>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -193,6 +199,25 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       rows.push({ figure: `4. poll with ${sc.pendingPerPoll} pending, ${label(x)}`, value: cost(x.pending), target: x !== base ? '(informative)' : '', met: '' })
     }
   } else failed('pollScale', '4. poll cost at scale')
+  const sv = r.serve
+  if (sv) {
+    const at = `${sv.bans.toLocaleString('en')} active bans, ${sv.concurrency} clients`
+    const lat = (p: { p50Ms: number; p99Ms: number; errors: number }) => `p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms${p.errors ? `, ${p.errors} errors` : ''}`
+    rows.push({
+      figure: `5. serve /v1/bans.txt, full list (${(sv.listBytes / 1e6).toFixed(1)} MB), ${at}`,
+      value: `${sv.list.perSecond} req/s (${(sv.addressesPerSecond / 1e6).toFixed(2)} M addresses/s), ${lat(sv.list)}`,
+      target: '≥ 17 req/s (1,000 edge hosts pulling a changed list every minute)',
+      met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0),
+    })
+    rows.push({ figure: '5.   same, answered 304 (If-None-Match)', value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`, target: '≥ 200 req/s', met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0) })
+    rows.push({ figure: `5. serve /metrics (${sv.hosts} hosts), ${sv.concurrency} clients`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: '≥ 10 req/s', met: yes(sv.metrics.perSecond >= 10 && sv.metrics.errors === 0) })
+    rows.push({
+      figure: '5. serve peak RSS (VmHWM) over all three',
+      value: `${sv.peakRssMb} MB (idle ${sv.idleRssMb} MB; phases ${sv.list.peakRssMb} / ${sv.notModified.peakRssMb} / ${sv.metrics.peakRssMb} MB)`,
+      target: '< 150 MB (the list is never held whole)',
+      met: yes(sv.peakRssMb < 150),
+    })
+  } else failed('serve', '5. serve')
   return rows
 }
 
