@@ -84,6 +84,8 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     expect(r.status).toBe(200)
     expect(r.headers['content-type']).toBe('text/plain; charset=utf-8')
     expect(r.body).toBe([...V4.slice(0, 2), NGINX, V4[2]!, ...V6].map((ip) => `${ip}\n`).join(''))
+    // rendered to a file once per version and sent with its length: a cut-off list cannot pass for a whole one
+    expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.body)))
     expect((await get('/fail2ban')).body).toBe(r.body)
     expect((await get('/v1/bans.txt?family=6')).body).toBe(V6.map((ip) => `${ip}\n`).join(''))
     expect((await get('/v1/bans.txt?jail=nginx')).body).toBe(`${NGINX}\n`)

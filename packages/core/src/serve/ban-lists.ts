@@ -48,6 +48,8 @@ export function parseListRequest(kind: ListKind, params: ReadonlyMap<string, str
 
 /** A list about to be sent: its ETag and type are known before any of it is read. */
 export interface PreparedList {
+  /** Which list (format and parameters), whatever its version. */
+  readonly key: string
   readonly etag: string
   readonly contentType: string
   /** The text, read from the database page by page as it is consumed. */
@@ -67,11 +69,12 @@ export async function prepareList(central: CentralDb, request: ListRequest): Pro
     .update(JSON.stringify([LIST_TEXT_VERSION, central.adapter.name, request, version]))
     .digest('base64url')
     .slice(0, 27)}"`
+  const key = JSON.stringify(request)
   const tally = new ExportTally()
   const { kind, filter } = request
-  if (kind === 'json') return { etag, contentType: 'application/json', body: () => renderBansJson(streamActiveBans(central, asOf, filter, tally), asOf, tally) }
+  if (kind === 'json') return { key, etag, contentType: 'application/json', body: () => renderBansJson(streamActiveBans(central, asOf, filter, tally), asOf, tally) }
   const format: ListFormat = kind === 'txt' ? plainFormat() : kind === 'ipset' ? ipsetFormat(setNames(request.set)) : nftFormat(request.table, setNames(request.set))
-  return { etag, contentType: format.contentType, body: () => renderList(format, streamActiveAddresses(central, asOf, filter, tally)) }
+  return { key, etag, contentType: format.contentType, body: () => renderList(format, streamActiveAddresses(central, asOf, filter, tally)) }
 }
 
 // `/v1/bans.json`: one ban a line inside one JSON document, the counts at the end.

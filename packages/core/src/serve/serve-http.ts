@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.js'
 import type { CentralDb } from '../db/db-adapter.js'
@@ -13,6 +12,7 @@ import { readFleetOverview } from '../fleet/fleet-overview.js'
 import { etagMatches, LIST_PARAMETERS, parseListRequest, prepareList, type ListKind } from './ban-lists.js'
 import type { ServeEndpoint } from './endpoints.js'
 import { printable } from './html.js'
+import { ListCache } from './list-cache.js'
 import { createServeMetrics } from './metrics.js'
 import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js'
 import { presentedToken, type TokenStore } from './tokens.js'
@@ -66,6 +66,8 @@ export interface ServeOptions {
   readonly staleAfterSeconds: number
   readonly log: ServeLog
   readonly limits?: Partial<ServeLimits>
+  /** Where rendered lists are kept (a private directory is made inside). Default: the system's temporary directory. */
+  readonly cacheDir?: string | undefined
 }
 
 export interface RunningServe {
@@ -114,6 +116,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     onDatabaseError: (err) => log.warn({ err: errorLine(err) }, 'metrics: database not readable'),
   })
   let stopping = false
+  const cache = new ListCache({ dir: options.cacheDir })
 
   const list =
     (kind: ListKind): Route['handle'] =>
@@ -125,12 +128,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         res.writeHead(304, headers).end()
         return
       }
-      res.writeHead(200, headers)
       if (req.method === 'HEAD') {
-        res.end()
+        res.writeHead(200, headers).end()
         return
       }
-      await pipeline(Readable.from(prepared.body()), res)
+      // Read from the database into a file once per version, however many pull it; sent with
+      // its length, so a client can tell a cut-off list from a whole one.
+      const rendered = await cache.open(prepared.key, prepared.etag, prepared.body)
+      res.writeHead(200, { ...headers, 'Content-Length': String(rendered.size) })
+      await pipeline(rendered.file.createReadStream({ autoClose: true }), res)
     }
 
   const routes: Record<ServeEndpoint, Route> = {
@@ -294,7 +300,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       const timer = setTimeout(() => server.closeAllConnections(), graceMs)
-      return closed.finally(() => clearTimeout(timer))
+      return closed.finally(() => {
+        clearTimeout(timer)
+        cache.close()
+      })
     },
   }
 }
