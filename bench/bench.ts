@@ -105,7 +105,7 @@ async function main(): Promise<number> {
     }),
   )
 
-  await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, seconds: 10 })))
+  await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
 
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
@@ -201,19 +201,20 @@ function table(r: Results, errors: Record<string, string>): Row[] {
   } else failed('pollScale', '4. poll cost at scale')
   const sv = r.serve
   if (sv) {
-    const at = `${sv.bans.toLocaleString('en')} active bans, ${sv.concurrency} clients`
     const lat = (p: { p50Ms: number; p99Ms: number; errors: number }) => `p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms${p.errors ? `, ${p.errors} errors` : ''}`
+    const mb = (sv.listBytes / 1e6).toFixed(1)
     rows.push({
-      figure: `5. serve /v1/bans.txt, full list (${(sv.listBytes / 1e6).toFixed(1)} MB), ${at}`,
-      value: `${sv.list.perSecond} req/s (${(sv.addressesPerSecond / 1e6).toFixed(2)} M addresses/s), ${lat(sv.list)}`,
-      target: '≥ 17 req/s (1,000 edge hosts pulling a changed list every minute)',
-      met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0),
+      figure: `5. serve /v1/bans.txt after a change: read from the database (${sv.bans.toLocaleString('en')} active bans, ${mb} MB)`,
+      value: `p50 ${sv.render.p50Ms} ms, max ${sv.render.maxMs} ms (${(sv.renderAddressesPerSecond / 1e3).toFixed(0)}k addresses/s)`,
+      target: '< 2 s (well inside a minute-long pull cycle)',
+      met: yes(sv.render.maxMs < 2000),
     })
-    rows.push({ figure: '5.   same, answered 304 (If-None-Match)', value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`, target: '≥ 200 req/s', met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0) })
-    rows.push({ figure: `5. serve /metrics (${sv.hosts} hosts), ${sv.concurrency} clients`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: '≥ 10 req/s', met: yes(sv.metrics.perSecond >= 10 && sv.metrics.errors === 0) })
+    rows.push({ figure: `5.   the unchanged list, full download, ${sv.concurrency} clients`, value: `${sv.list.perSecond} req/s, ${lat(sv.list)}`, target: '≥ 17 req/s (1,000 edge hosts, one pull a minute each)', met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0) })
+    rows.push({ figure: `5.   answered 304 (If-None-Match), ${sv.concurrency} clients`, value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`, target: '≥ 200 req/s', met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0) })
+    rows.push({ figure: `5. serve /metrics (${sv.hosts} hosts, ${sv.bans.toLocaleString('en')} active bans), ${sv.scrapers} scrapers`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: "p99 < 10 s (Prometheus's default scrape timeout)", met: yes(sv.metrics.p99Ms < 10_000 && sv.metrics.errors === 0) })
     rows.push({
-      figure: '5. serve peak RSS (VmHWM) over all three',
-      value: `${sv.peakRssMb} MB (idle ${sv.idleRssMb} MB; phases ${sv.list.peakRssMb} / ${sv.notModified.peakRssMb} / ${sv.metrics.peakRssMb} MB)`,
+      figure: '5. serve peak RSS (VmHWM) over all of it',
+      value: `${sv.peakRssMb} MB (idle ${sv.idleRssMb} MB; after the renders ${sv.render.peakRssMb} MB; phases ${sv.list.peakRssMb} / ${sv.notModified.peakRssMb} / ${sv.metrics.peakRssMb} MB)`,
       target: '< 150 MB (the list is never held whole)',
       met: yes(sv.peakRssMb < 150),
     })

@@ -1,6 +1,7 @@
-// Figure 5: `f2b-central serve` (the built program) with 100,000 active bans: full downloads
-// of /v1/bans.txt, the same answered 304 (If-None-Match), and /metrics, each by a fixed number
-// of concurrent keep-alive clients for a fixed time, on loopback. Requests per second,
+// Figure 5: `f2b-central serve` (the built program) with 100,000 active bans: a changed list
+// (read from the database, one pull at a time), then full downloads of the unchanged list
+// (from its rendering on disk), the same answered 304 (If-None-Match), and /metrics, each by
+// a fixed number of concurrent keep-alive clients for a fixed time, on loopback. Requests per second,
 // latency, and serve's resident memory (sampled from /proc while each phase runs, and its
 // high-water mark, VmHWM). The clients run in this process, on the same CPUs as serve and
 // the database: what a small central box does.
@@ -16,7 +17,10 @@ import { checkInterrupted, defer, median, percentile, progress, round } from './
 export interface ServeBenchOptions {
   bans: number
   hosts: number
+  /** Clients pulling the list at once. */
   concurrency: number
+  /** Clients scraping /metrics at once (Prometheus servers). */
+  scrapers: number
   seconds: number
 }
 
@@ -91,8 +95,8 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
   const lines = first.lines
   if (first.status !== 200 || !first.etag) throw new Error(`GET /v1/bans.txt answered ${first.status}`)
 
-  async function phase(name: string, path: string, headers: Record<string, string>, expected: number): Promise<Phase> {
-    progress(`figure 5: ${name}, ${o.concurrency} clients for ${o.seconds} s`)
+  async function phase(name: string, path: string, headers: Record<string, string>, expected: number, clients: number): Promise<Phase> {
+    progress(`figure 5: ${name}, ${clients} clients for ${o.seconds} s`)
     checkInterrupted()
     const latencies: number[] = []
     let errors = 0
@@ -102,7 +106,7 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
     const started = performance.now()
     const until = started + o.seconds * 1000
     await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
+      Array.from({ length: clients }, async () => {
         while (performance.now() < until) {
           const t = performance.now()
           try {
@@ -130,9 +134,26 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
     }
   }
 
-  const list = await phase('full /v1/bans.txt', '/v1/bans.txt', auth, 200)
-  const notModified = await phase('/v1/bans.txt answered 304', '/v1/bans.txt', { ...auth, 'If-None-Match': first.etag }, 304)
-  const metrics = await phase('/metrics', '/metrics', auth, 200)
+  // A changed list: one ban more before each pull, so each is rendered from the database.
+  progress('figure 5: a changed list, 5 pulls one after the other')
+  const writer = await openTracked(db)
+  const cold: number[] = []
+  for (let i = 0; i < 5; i++) {
+    await writer.db
+      .insertInto('bans')
+      .values({ ip: `172.31.0.${i + 1}`, jail: 'sshd', protocol: 'tcp', port: 'ssh', reporter_id: 1, bantime: 3600, expires_at: writer.adapter.nowPlusSeconds(3600) })
+      .execute()
+    const t = performance.now()
+    const r = await get('/v1/bans.txt', auth)
+    if (r.status !== 200) throw new Error(`GET /v1/bans.txt answered ${r.status}`)
+    cold.push(performance.now() - t)
+  }
+  await writer.close()
+  const render = { p50Ms: round(median(cold), 0), maxMs: round(Math.max(...cold), 0), peakRssMb: round(rssMb('VmHWM'), 1) }
+  const etag = (await get('/v1/bans.txt', auth)).etag!
+  const list = await phase('unchanged /v1/bans.txt, full download', '/v1/bans.txt', auth, 200, o.concurrency)
+  const notModified = await phase('/v1/bans.txt answered 304', '/v1/bans.txt', { ...auth, 'If-None-Match': etag }, 304, o.concurrency)
+  const metrics = await phase('/metrics', '/metrics', auth, 200, o.scrapers)
   const hwm = rssMb('VmHWM')
   agent.destroy()
   child.kill('SIGTERM')
@@ -143,7 +164,9 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
     listLines: lines,
     listBytes: list.bytes,
     concurrency: o.concurrency,
+    scrapers: o.scrapers,
     seconds: o.seconds,
+    render,
     loadMs: round(loadMs, 0),
     idleRssMb: round(idleRssMb, 1),
     peakRssMb: round(hwm, 1),
@@ -151,6 +174,7 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
     notModified,
     metrics,
     addressesPerSecond: Math.round(list.perSecond * lines),
+    renderAddressesPerSecond: Math.round((lines / render.p50Ms) * 1000),
   }
 }
 
@@ -187,7 +211,14 @@ async function load(central: CentralDb, n: number, hosts: number): Promise<void>
     })
     await db.insertInto('bans').values(rows).execute()
   }
-  const top = Number((await db.selectFrom('bans').select((e) => e.fn.max('id').as('m')).executeTakeFirstOrThrow()).m)
+  const top = Number(
+    (
+      await db
+        .selectFrom('bans')
+        .select((e) => e.fn.max('id').as('m'))
+        .executeTakeFirstOrThrow()
+    ).m,
+  )
   await db
     .updateTable('bans')
     .set((eb) => ({ seq: eb.ref('id') }))
