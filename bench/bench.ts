@@ -211,7 +211,13 @@ function table(r: Results, errors: Record<string, string>): Row[] {
     })
     rows.push({ figure: `5.   the unchanged list, full download, ${sv.concurrency} clients`, value: `${sv.list.perSecond} req/s, ${lat(sv.list)}`, target: '≥ 17 req/s (1,000 edge hosts, one pull a minute each)', met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0) })
     rows.push({ figure: `5.   answered 304 (If-None-Match), ${sv.concurrency} clients`, value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`, target: '≥ 200 req/s', met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0) })
-    rows.push({ figure: `5. serve /metrics (${sv.hosts} hosts, ${sv.bans.toLocaleString('en')} active bans), ${sv.scrapers} scrapers`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: "p99 < 10 s (Prometheus's default scrape timeout)", met: yes(sv.metrics.p99Ms < 10_000 && sv.metrics.errors === 0) })
+    rows.push({
+      figure: `5. serve /metrics (${sv.hosts} hosts, ${sv.bans.toLocaleString('en')} active bans): one read of the fleet`,
+      value: `${sv.fleetReadMs} ms (f2b_central_fleet_read_seconds)`,
+      target: "< 10 s (Prometheus's default scrape timeout)",
+      met: yes(sv.fleetReadMs < 10_000),
+    })
+    rows.push({ figure: `5.   scrapes, ${sv.scrapers} scrapers (a read serves the next 10 s)`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: '', met: sv.metrics.errors === 0 ? '' : 'NO' })
     rows.push({
       figure: '5. serve peak RSS (VmHWM) over all of it',
       value: `${sv.peakRssMb} MB (idle ${sv.idleRssMb} MB; after the renders ${sv.render.peakRssMb} MB; phases ${sv.list.peakRssMb} / ${sv.notModified.peakRssMb} / ${sv.metrics.peakRssMb} MB)`,

@@ -154,6 +154,17 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
   const list = await phase('unchanged /v1/bans.txt, full download', '/v1/bans.txt', auth, 200, o.concurrency)
   const notModified = await phase('/v1/bans.txt answered 304', '/v1/bans.txt', { ...auth, 'If-None-Match': etag }, 304, o.concurrency)
   const metrics = await phase('/metrics', '/metrics', auth, 200, o.scrapers)
+  // What one read of the fleet costs the database (the scrapes within 10 s of it reuse it).
+  const metricsText = await new Promise<string>((resolve, reject) => {
+    request(`${url}/metrics`, { agent, headers: auth }, (res) => {
+      let text = ''
+      res.on('data', (d: Buffer) => (text += d.toString()))
+      res.on('end', () => resolve(text))
+    })
+      .on('error', reject)
+      .end()
+  })
+  const fleetReadMs = round(Number(/^f2b_central_fleet_read_seconds (\S+)$/m.exec(metricsText)?.[1] ?? NaN) * 1000, 0)
   const hwm = rssMb('VmHWM')
   agent.destroy()
   child.kill('SIGTERM')
@@ -167,6 +178,7 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
     scrapers: o.scrapers,
     seconds: o.seconds,
     render,
+    fleetReadMs,
     loadMs: round(loadMs, 0),
     idleRssMb: round(idleRssMb, 1),
     peakRssMb: round(hwm, 1),

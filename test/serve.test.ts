@@ -154,6 +154,7 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
       return line === undefined ? undefined : Number(line.split(' ').pop())
     }
     expect(value('f2b_central_database_up', '')).toBe(1)
+    expect(value('f2b_central_fleet_read_seconds', '')).toBeGreaterThan(0)
     // sshd: 3 + 1 permanent + 2 IPv6 + 1 allowlisted + 3 hostile = 10 active unheld; nginx 1; postfix 1
     expect(value('f2b_central_active_bans', 'jail="sshd"')).toBe(10)
     expect(value('f2b_central_active_bans', 'jail="nginx"')).toBe(1)

@@ -7,6 +7,8 @@ import { printable } from './html.js'
 
 export interface ServeMetricsOptions {
   readonly staleAfterSeconds: number
+  /** A read of the fleet is used by the scrapes within this many milliseconds of it. Default 10,000 (tests: 0). */
+  readonly reuseMs?: number
   /** Told when the database could not be read for a scrape (the scrape still answers, with `f2b_central_database_up 0`). */
   readonly onDatabaseError?: (err: unknown) => void
 }
@@ -22,9 +24,11 @@ export interface ServeMetrics {
 
 /**
  * Prometheus metrics through prom-client, on a registry of serve's own (no global state).
- * The fleet's gauges are re-read from the database at every scrape, with the same queries as
- * `f2b-central status` (their cost follows what is pending and the last day's reports, not
- * the history), and reset first, so a removed host disappears. Host and jail names are stored
+ * The fleet's gauges are read from the database with the same queries as `f2b-central status`
+ * plus the active bans per jail and the last day's reports, reset first (a removed host
+ * disappears), and used by every scrape within reuseMs of the read: several Prometheus
+ * servers cost one read. How long the last read took is itself a metric, so its cost
+ * growing with the fleet is seen. Host and jail names are stored
  * values: a label shows one as is when it is printable ASCII, JSON-quoted otherwise.
  */
 export function createServeMetrics(central: CentralDb, options: ServeMetricsOptions): ServeMetrics {
@@ -48,6 +52,12 @@ export function createServeMetrics(central: CentralDb, options: ServeMetricsOpti
   )
   const held = gauge('f2b_central_held_bans', "Bans held past their reporter's flood limit, waiting for an operator (bans release / bans drop).", ['reporter'])
   const fleetGauges = [active, reported, pending, oldest, errors, lastSeen, stale, stuck, held]
+  const readSeconds = gauge(
+    'f2b_central_fleet_read_seconds',
+    'How long the last read of the fleet metrics from the database took, seconds (a read serves the scrapes of the next 10 s).',
+  )
+  const reuseMs = options.reuseMs ?? 10_000
+  let readAt = Number.NEGATIVE_INFINITY
 
   const requests = new Counter({
     name: 'f2b_central_http_requests_total',
@@ -64,6 +74,8 @@ export function createServeMetrics(central: CentralDb, options: ServeMetricsOpti
   })
 
   async function refresh(): Promise<void> {
+    if (performance.now() - readAt < reuseMs) return
+    const started = performance.now()
     for (const g of fleetGauges) g.reset()
     try {
       const status = await readFleetStatus(central, { staleAfterSeconds: options.staleAfterSeconds })
@@ -83,6 +95,8 @@ export function createServeMetrics(central: CentralDb, options: ServeMetricsOpti
       }
       for (const x of status.held) held.inc({ reporter: printable(x.reporter) }, x.count)
       up.set(1)
+      readAt = performance.now()
+      readSeconds.set(Math.round(readAt - started) / 1000)
     } catch (err) {
       for (const g of fleetGauges) g.reset()
       up.set(0)

@@ -100,7 +100,8 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 /**
  * `f2b-central serve`'s HTTP service: the fleet's active ban list (plain, ipset, nft, JSON),
  * Prometheus metrics, a health check and the status page, each read from the database when
- * asked. Listens once the returned promise resolves.
+ * asked (a list once per version: it is rendered into a ListCache file and sent from there).
+ * Listens once the returned promise resolves.
  *
  * What a request may be: GET or HEAD (405 otherwise), no body (413), a target of at most
  * maxUrlLength (414), headers within maxHeaderBytes (431), only the parameters its endpoint
