@@ -1,8 +1,10 @@
 // The HTTP service in-process on an SQLite file, for what needs limits lower than serve's own
 // (a slow client cut off in a second, not ten) or a database in a given state; the built
 // program against both dialects is test/serve.test.ts.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +13,9 @@ import { parseListenAddress } from '../config/listen-address.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { openSqlite } from '../db/sqlite/sqlite-database.js'
+import { ConfigError } from '../errors.js'
 import { startServe, type RunningServe, type ServeLog } from './serve-http.js'
+import { readServeTls } from './serve-tls.js'
 import { addToken, TokenStore } from './tokens.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'f2b-serve-http-'))
@@ -29,12 +33,12 @@ function get(url: string, token?: string): Promise<{ status: number; body: strin
   })
 }
 
-async function serveOn(central: CentralDb, name: string, limits = {}): Promise<{ server: RunningServe; token: string }> {
+async function serveOn(central: CentralDb, name: string, limits = {}, tls?: { cert: string; key: string }): Promise<{ server: RunningServe; token: string }> {
   const tokensFile = join(dir, `${name}-tokens`)
   const token = addToken(tokensFile, 'test')
   const tokens = new TokenStore(tokensFile, () => {})
   tokens.load()
-  const server = await startServe({ central, listen: parseListenAddress('127.0.0.1:0'), tokens, open: [], staleAfterSeconds: 300, log: quiet, limits })
+  const server = await startServe({ central, listen: parseListenAddress('127.0.0.1:0'), tokens, open: [], staleAfterSeconds: 300, log: quiet, limits, tls })
   return { server, token }
 }
 
@@ -81,6 +85,52 @@ describe('serve over HTTP, in-process', () => {
     expect(metrics.status).toBe(200)
     expect(metrics.body).toMatch(/^f2b_central_database_up 0$/m)
     await server.stop(1000)
+  })
+
+  it("serves HTTPS with serve.tls (a certificate for 127.0.0.1), and refuses a key others may read or that is not the certificate's", async () => {
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+    const cert = (name: string) =>
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      )
+    cert('serve')
+    cert('other')
+    chmodSync(join(dir, 'serve.key'), 0o600)
+    chmodSync(join(dir, 'other.key'), 0o600)
+    const tls = readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })
+    const { server, token } = await serveOn(migrated, 'tls', {}, tls)
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${server.url}/v1/bans.txt`, { ca: readFileSync(join(dir, 'serve.pem')), headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(200)
+    await server.stop(1000)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'other.key') })).toThrow(/serve\.tls\.key: .* is not the key of the certificate in serve\.tls\.cert/)
+    chmodSync(join(dir, 'serve.key'), 0o640)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })).toThrow(ConfigError)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })).toThrow(/accessible to other users/)
+    expect(() => readServeTls({ cert: join(dir, 'serve.key'), key: join(dir, 'other.key') })).toThrow(/serve\.tls\.cert: .* is not a PEM certificate/)
   })
 
   it('stop lets a request in flight finish, then refuses new connections', async () => {
