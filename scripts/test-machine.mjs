@@ -31,6 +31,10 @@ export const PROGRAMS = [
   { program: 'conntrack', pkg: 'conntrack' },
   // push wake-ups
   { program: 'mosquitto', pkg: 'mosquitto' },
+  // the edge hosts' pull script (deploy/pull/f2b-central-pull)
+  { program: 'curl', pkg: 'curl' },
+  // the status page of `f2b-central serve`, loaded by a headless browser (playwright-core)
+  { program: 'chromium', pkg: 'chromium' },
 ]
 
 /**

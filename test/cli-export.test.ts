@@ -15,7 +15,8 @@ import { DAY, HOUR, runCli, seedBan, seedHosts } from './setup/operator.js'
 import { writeHostConfig } from './setup/programs.js'
 
 const V4 = ['192.0.2.9', '198.51.100.200', '203.0.113.7']
-const V6 = ['2001:db8::7', '2001:db8::1:0:0:1']
+// Each family in the order of the stored text (the list is read page by page in that order).
+const V6 = ['2001:db8::1:0:0:1', '2001:db8::7']
 const HOSTILE = ['203.0.113.50\n$(reboot)', '10.0.0.0/24', '010.0.0.1', '2001:DB8::99']
 
 function exec(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

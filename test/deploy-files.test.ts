@@ -36,6 +36,14 @@ const DAEMON = 'f2b-central-readdb.service'
 const ONCE = 'f2b-central-readdb-once.service'
 const TIMER = 'f2b-central-readdb.timer'
 const UNITS = [DAEMON, ONCE, TIMER]
+// f2b-central serve, and the pull of its list on edge hosts (issue 14)
+const SERVE = 'f2b-central-serve.service'
+const PULL = 'f2b-central-pull.service'
+const PULL_TIMER = 'f2b-central-pull.timer'
+const SERVE_UNITS = [SERVE, PULL, PULL_TIMER]
+const CLI_PATH = '/usr/local/bin/f2b-central'
+const PULL_PATH = '/usr/local/sbin/f2b-central-pull'
+const PULL_CRON_FILE = path.join(DEPLOY, 'cron', 'f2b-central-pull')
 const CRON_FILE = path.join(DEPLOY, 'cron', 'f2b-central')
 const LOGROTATE_FILE = path.join(DEPLOY, 'logrotate', 'f2b-central')
 /** Where every deploy file expects readdb: the README's install step links it there. */
@@ -158,7 +166,7 @@ describe('deploy/systemd: what the units say', () => {
   const timer = readUnit(TIMER)
   const defaults = configFileSchema.parse({ database: { url: 'sqlite:/var/lib/f2b-central/bans.sqlite' } })
 
-  it('run readdb from the documented path: the daemon with --daemon, the timer\'s service one poll', () => {
+  it("run readdb from the documented path: the daemon with --daemon, the timer's service one poll", () => {
     expect(unitValue(daemon, 'Service', 'ExecStart')).toBe(`${READDB_PATH} --daemon`)
     expect(unitValue(once, 'Service', 'ExecStart')).toBe(READDB_PATH)
     expect(unitValue(once, 'Service', 'Type')).toBe('oneshot')
@@ -170,9 +178,7 @@ describe('deploy/systemd: what the units say', () => {
   it('start after the network, the database and fail2ban; only the daemon and the timer are enabled', () => {
     for (const unit of [daemon, once]) {
       expect(unitValue(unit, 'Unit', 'Wants')).toBe('network-online.target')
-      expect(unitValue(unit, 'Unit', 'After')?.split(/\s+/)).toEqual(
-        expect.arrayContaining(['network-online.target', 'mariadb.service', 'fail2ban.service']),
-      )
+      expect(unitValue(unit, 'Unit', 'After')?.split(/\s+/)).toEqual(expect.arrayContaining(['network-online.target', 'mariadb.service', 'fail2ban.service']))
     }
     expect(unitValue(daemon, 'Install', 'WantedBy')).toBe('multi-user.target')
     expect(unitValue(timer, 'Install', 'WantedBy')).toBe('timers.target')
@@ -250,9 +256,9 @@ describe('deploy/systemd with systemd-analyze', () => {
       await fs.cp(dir, path.join(root, dir), { recursive: true, verbatimSymlinks: true })
     }
     await fs.mkdir(etc(), { recursive: true })
-    for (const unit of UNITS) await fs.copyFile(path.join(UNIT_DIR, unit), path.join(etc(), unit))
+    for (const unit of [...UNITS, ...SERVE_UNITS]) await fs.copyFile(path.join(UNIT_DIR, unit), path.join(etc(), unit))
     // verify checks that every Exec*= program exists and is executable, inside root.
-    for (const program of new Set([READDB_PATH, ...UNITS.flatMap((u) => execPrograms(readUnit(u)))])) {
+    for (const program of new Set([READDB_PATH, CLI_PATH, PULL_PATH, ...[...UNITS, ...SERVE_UNITS].flatMap((u) => execPrograms(readUnit(u)))])) {
       if (existsSync(path.join(root, program))) continue
       await fs.mkdir(path.join(root, path.dirname(program)), { recursive: true })
       await fs.writeFile(path.join(root, program), '#!/bin/sh\n', { mode: 0o755 })
@@ -291,6 +297,12 @@ describe('deploy/systemd with systemd-analyze', () => {
     expect(r.ok).toBe(true)
   })
 
+  it('accepts the serve and pull units without a warning', async () => {
+    const r = await verify(SERVE_UNITS)
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+  })
+
   it('rejects broken copies: a misspelt directive, a bad value, a missing program', async () => {
     // systemd 252 exits 0 here and only warns: the stderr check is what catches it
     const typo = await verifyBroken(DAEMON, (t) => t.replace(/^ProtectHome=/m, 'ProtectHoem='))
@@ -325,8 +337,100 @@ describe('deploy/systemd with systemd-analyze', () => {
         env: { ...process.env, SYSTEMD_COLORS: '0' },
       })
       expect(r.stdout, unit).toMatch(new RegExp(`Overall exposure level for ${unit.replace(/\./g, '\\.')}: \\d`))
-      expect(r.code, `${unit}\n${r.stdout.split('\n').filter((l) => l.includes('Overall')).join('\n')}\n${r.stderr}`).toBe(0)
+      expect(
+        r.code,
+        `${unit}\n${r.stdout
+          .split('\n')
+          .filter((l) => l.includes('Overall'))
+          .join('\n')}\n${r.stderr}`,
+      ).toBe(0)
     }
+  })
+
+  // serve is network-facing (1.4 with systemd 252): it runs as its own user, without any
+  // capability; pull needs root with CAP_NET_ADMIN and netlink for the firewall (2.0).
+  it("serve's exposure is at most 2.0, pull's at most 2.5", async () => {
+    for (const [unit, limit] of [
+      [SERVE, 20],
+      [PULL, 25],
+    ] as const) {
+      const r = await run(SYSTEMD_ANALYZE!, ['security', '--offline=yes', `--root=${root}`, `--threshold=${limit}`, '--no-pager', unit], {
+        env: { ...process.env, SYSTEMD_COLORS: '0' },
+      })
+      expect(r.stdout, unit).toMatch(new RegExp(`Overall exposure level for ${unit.replace(/\./g, '\\.')}: \\d`))
+      expect(
+        r.code,
+        `${unit}\n${r.stdout
+          .split('\n')
+          .filter((l) => l.includes('Overall'))
+          .join('\n')}\n${r.stderr}`,
+      ).toBe(0)
+    }
+  })
+})
+
+describe('deploy/systemd: what the serve and pull units say', () => {
+  const serve = readUnit(SERVE)
+  const pull = readUnit(PULL)
+  const timer = readUnit(PULL_TIMER)
+
+  it('serve: the documented f2b-central and config, its own user, no capability, restarts on failure, stops on SIGTERM', () => {
+    expect(unitValue(serve, 'Service', 'ExecStart')).toBe(`${CLI_PATH} serve`)
+    expect(unitValue(serve, 'Service', 'Environment')).toBe('NODE_COMPILE_CACHE=/var/cache/f2b-central-serve/node-compile-cache')
+    expect(serve.get('Service')?.get('Environment')).toContain('F2B_CENTRAL_CONFIG=/etc/f2b-central/serve.yml')
+    expect(unitValue(serve, 'Service', 'User')).toBe('f2b-serve')
+    expect(unitValue(serve, 'Service', 'CapabilityBoundingSet')).toBe('')
+    expect(unitValue(serve, 'Service', 'NoNewPrivileges')).toBe('yes')
+    expect(unitValue(serve, 'Service', 'ProtectSystem')).toBe('strict')
+    expect(unitValue(serve, 'Service', 'Restart')).toBe('on-failure')
+    expect(unitValue(serve, 'Service', 'KillSignal')).toBe('SIGTERM')
+    // serve's own grace is 20 s: systemd waits longer before SIGKILL
+    expect(Number.parseInt(unitValue(serve, 'Service', 'TimeoutStopSec') ?? '0', 10)).toBeGreaterThan(20)
+    expect(unitValue(serve, 'Install', 'WantedBy')).toBe('multi-user.target')
+    expect(readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')).toContain(` ${CLI_PATH}\n`)
+  })
+
+  it('pull: one run of the documented script as root with CAP_NET_ADMIN only, netlink allowed, every minute', () => {
+    expect(unitValue(pull, 'Service', 'ExecStart')).toBe(PULL_PATH)
+    expect(unitValue(pull, 'Service', 'Type')).toBe('oneshot')
+    expect(unitValue(pull, 'Service', 'CapabilityBoundingSet')).toBe('CAP_NET_ADMIN')
+    expect(unitValue(pull, 'Service', 'StateDirectory')).toBe('f2b-central-pull')
+    expect(unitValue(pull, 'Service', 'RestrictAddressFamilies')?.split(/\s+/)).toEqual(expect.arrayContaining(['AF_INET', 'AF_INET6', 'AF_NETLINK']))
+    expect(unitValue(pull, 'Service', 'TimeoutStartSec')).toBeDefined()
+    expect(pull.has('Install')).toBe(false)
+    expect(unitValue(timer, 'Timer', 'Unit')).toBe(PULL)
+    expect(unitValue(timer, 'Timer', 'OnCalendar')).toBe('minutely')
+    expect(unitValue(timer, 'Timer', 'Persistent')).toBe('true')
+    expect(unitValue(timer, 'Install', 'WantedBy')).toBe('timers.target')
+  })
+})
+
+describe('deploy/cron/f2b-central-pull', () => {
+  const text = readFileSync(PULL_CRON_FILE, 'utf8')
+  const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+  const jobs = lines.filter((l) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(l))
+
+  it('one job: every minute, as root, the documented script, valid sh, a PATH with /usr/local/sbin', () => {
+    expect(path.basename(PULL_CRON_FILE)).toMatch(/^[A-Za-z0-9_-]+$/)
+    expect(text.endsWith('\n')).toBe(true)
+    expect(jobs).toHaveLength(1)
+    const fields = jobs[0]!.trim().split(/\s+/)
+    expect(fields.slice(0, 6).join(' ')).toBe('* * * * * root')
+    const command = fields.slice(6).join(' ')
+    expect(command.split(' ')[0]).toBe(PULL_PATH)
+    expect(command).not.toContain('%')
+    execFileSync('sh', ['-n', '-c', command])
+    expect(lines).toContain('SHELL=/bin/sh')
+    expect(
+      lines
+        .find((l) => l.startsWith('PATH='))
+        ?.slice(5)
+        .split(':'),
+    ).toEqual(expect.arrayContaining(['/usr/local/sbin', '/usr/sbin', '/usr/bin']))
+  })
+
+  it('the script it runs is valid sh', () => {
+    execFileSync('sh', ['-n', path.join(DEPLOY, 'pull', 'f2b-central-pull')])
   })
 })
 
@@ -344,7 +448,13 @@ describe('deploy/cron/f2b-central', () => {
     3: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
     4: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
   }
-  const BOUNDS: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]]
+  const BOUNDS: [number, number][] = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12],
+    [0, 7],
+  ]
   function validField(field: string, i: number): boolean {
     const [lo, hi] = BOUNDS[i]!
     const value = (v: string) => {
@@ -401,8 +511,7 @@ describe('deploy/logrotate and the sandbox, with fail2ban following the shared l
   const servers: Partial<Record<(typeof BACKENDS)[number] | 'sandbox', Fail2banServer>> = {}
   let work = ''
 
-  const enableShared = (logpath: string, backend?: string) =>
-    `[${SHARED_JAIL}]\nenabled = true\nlogpath = ${logpath}\n${backend ? `backend = ${backend}\n` : ''}`
+  const enableShared = (logpath: string, backend?: string) => `[${SHARED_JAIL}]\nenabled = true\nlogpath = ${logpath}\n${backend ? `backend = ${backend}\n` : ''}`
 
   beforeAll(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'f2b-deploy-'))
@@ -557,46 +666,55 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
       await fs.access(path.join(rw(), 'write-probe'), fsConstants.F_OK)
     })
 
-    it.runIf(AS_ROOT)(`readdb applies bans through fail2ban-client and through fail2ban's database, its socket and files read-only${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`, async () => {
-      const dbUrl = `sqlite:${path.join(rw(), 'central.sqlite')}`
-      const sharedLog = path.join(rw(), 'shared.log')
-      const reporter = writeHostConfig({ dir: rw(), name: 'host-a', dbUrl })
-      const viaClient = writeHostConfig({ dir: rw(), name: 'host-b', dbUrl, sharedLog, fail2ban: { client: server().clientArgv(), sharedJail: SHARED_JAIL } })
-      const viaDb = writeHostConfig({ dir: rw(), name: 'host-c', dbUrl, sharedLog, fail2ban: { client: server().clientArgv(), database: server().dbFile, sharedJail: SHARED_JAIL } })
-      expect((await runProgram(BIN.cli, ['migrate', '--config', reporter])).code).toBe(0)
+    it.runIf(AS_ROOT)(
+      `readdb applies bans through fail2ban-client and through fail2ban's database, its socket and files read-only${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`,
+      async () => {
+        const dbUrl = `sqlite:${path.join(rw(), 'central.sqlite')}`
+        const sharedLog = path.join(rw(), 'shared.log')
+        const reporter = writeHostConfig({ dir: rw(), name: 'host-a', dbUrl })
+        const viaClient = writeHostConfig({ dir: rw(), name: 'host-b', dbUrl, sharedLog, fail2ban: { client: server().clientArgv(), sharedJail: SHARED_JAIL } })
+        const viaDb = writeHostConfig({
+          dir: rw(),
+          name: 'host-c',
+          dbUrl,
+          sharedLog,
+          fail2ban: { client: server().clientArgv(), database: server().dbFile, sharedJail: SHARED_JAIL },
+        })
+        expect((await runProgram(BIN.cli, ['migrate', '--config', reporter])).code).toBe(0)
 
-      const report = async (ip: string) => {
-        const r = await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])
-        expect(r, r.stderr).toMatchObject({ code: 0 })
-      }
-      const readdb = async (config: string) => {
-        const r = await inSandbox(process.execPath, BIN.readdb, '--config', config)
-        expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
-        return JSON.parse(r.stdout) as Record<string, unknown>
-      }
-      const lines = async () => (await fs.readFile(sharedLog, 'utf8')).split('\n').filter(Boolean)
+        const report = async (ip: string) => {
+          const r = await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])
+          expect(r, r.stderr).toMatchObject({ code: 0 })
+        }
+        const readdb = async (config: string) => {
+          const r = await inSandbox(process.execPath, BIN.readdb, '--config', config)
+          expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
+          return JSON.parse(r.stdout) as Record<string, unknown>
+        }
+        const lines = async () => (await fs.readFile(sharedLog, 'utf8')).split('\n').filter(Boolean)
 
-      // host-b asks fail2ban-client (through the read-only socket directory)
-      await report('203.0.113.50')
-      expect(await readdb(viaClient)).toMatchObject({ msg: 'poll', added: 1, linesWritten: 1 })
-      await server().waitForBan(SHARED_JAIL, '203.0.113.50')
-      // host-c reads fail2ban's database (read-only): the first ban is already
-      // banned there (status 2), the second is added
-      await report('203.0.113.51')
-      expect(await readdb(viaDb)).toMatchObject({ msg: 'poll', added: 1, alreadyBanned: 1, linesWritten: 1 })
-      await server().waitForBan(SHARED_JAIL, '203.0.113.51')
-      // and host-b, through the socket, finds the second one banned too
-      const written = (await lines()).length
-      expect(await readdb(viaClient)).toMatchObject({ msg: 'poll', added: 0, alreadyBanned: 1, linesWritten: 0 })
-      expect(await lines()).toHaveLength(written)
+        // host-b asks fail2ban-client (through the read-only socket directory)
+        await report('203.0.113.50')
+        expect(await readdb(viaClient)).toMatchObject({ msg: 'poll', added: 1, linesWritten: 1 })
+        await server().waitForBan(SHARED_JAIL, '203.0.113.50')
+        // host-c reads fail2ban's database (read-only): the first ban is already
+        // banned there (status 2), the second is added
+        await report('203.0.113.51')
+        expect(await readdb(viaDb)).toMatchObject({ msg: 'poll', added: 1, alreadyBanned: 1, linesWritten: 1 })
+        await server().waitForBan(SHARED_JAIL, '203.0.113.51')
+        // and host-b, through the socket, finds the second one banned too
+        const written = (await lines()).length
+        expect(await readdb(viaClient)).toMatchObject({ msg: 'poll', added: 0, alreadyBanned: 1, linesWritten: 0 })
+        expect(await lines()).toHaveLength(written)
 
-      // the same run with its directory left read-only fails: the sandbox binds readdb
-      const elsewhere = path.join(work, 'elsewhere')
-      await fs.mkdir(elsewhere, { recursive: true })
-      const denied = await inSandboxWith(elsewhere, process.execPath, BIN.readdb, '--config', viaClient)
-      expect(denied.code).toBe(1)
-      expect(denied.stderr).toMatch(/read-only file system/i)
-    })
+        // the same run with its directory left read-only fails: the sandbox binds readdb
+        const elsewhere = path.join(work, 'elsewhere')
+        await fs.mkdir(elsewhere, { recursive: true })
+        const denied = await inSandboxWith(elsewhere, process.execPath, BIN.readdb, '--config', viaClient)
+        expect(denied.code).toBe(1)
+        expect(denied.stderr).toMatch(/read-only file system/i)
+      },
+    )
 
     // Issue 11 point 2: after an outage readdb must empty the spool add2db filled. Each place
     // readdb writes by default has a stand-in here, writable in the sandbox exactly when the

@@ -16,6 +16,8 @@ commands:
   check [--filter PATH]                this host's setup, one line each (exit 1 on a problem)
   simulate IP | --clean IP             record (or remove) a test ban as this host
   hosts add|list|remove|rotate-password  one database account per host, bound to it (MySQL)
+  serve                                the ban list over HTTP, Prometheus metrics, the status page
+  tokens add|list|remove [NAME]        the tokens serve accepts (stored hashed)
 
 Every command has --help; those that print data take --json.
 Every command takes --config FILE (default: $F2B_CENTRAL_CONFIG, else /etc/f2b-central/config.yml).
@@ -35,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<Exit
   check: () => import('./commands/check.js'),
   simulate: () => import('./commands/simulate.js'),
   hosts: () => import('./commands/hosts.js'),
+  serve: () => import('./commands/serve.js'),
+  tokens: () => import('./commands/tokens.js'),
 }
 
 async function main(argv: string[]): Promise<ExitCode> {

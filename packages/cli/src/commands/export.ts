@@ -1,9 +1,9 @@
 import { quote } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { collectActiveAddresses } from '@f2b-central/core/fleet/export-addresses'
-import { parseTableName, renderIpsetScript, renderNftScript, renderPlainList, setNames } from '@f2b-central/core/fleet/firewall-script'
+import { ExportTally, jsonAddressFormat, readListClock, streamActiveAddresses } from '@f2b-central/core/fleet/export-addresses'
+import { ipsetFormat, nftFormat, parseTableName, plainFormat, renderList, setNames } from '@f2b-central/core/fleet/firewall-script'
 import { argValue, usage } from '../arg-value.js'
-import { plural, print, printJson, warn } from '../output.js'
+import { plural, print, warn } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central export [--format plain|ipset|nft|json] [--set NAME] [--table NAME] [--config FILE]
@@ -11,7 +11,8 @@ Prints the fleet's active ban list, every address validated again first:
   plain  one address a line (what Maltrail's /fail2ban endpoint serves)
   ipset  an \`ipset restore\` script: sets NAME-v4 (inet) and NAME-v6 (inet6), created with -exist
   nft    an \`nft -f\` script: table inet TABLE with sets NAME-v4 (ipv4_addr) and NAME-v6 (ipv6_addr)
-  json   every address with its version and when its last ban expires
+  json   every address with its version and when its last ban expires, then the counts
+IPv4 first, then IPv6, each in the order of the stored text.
   --set NAME    set base name (default f2b-central)
   --table NAME  nftables table (default f2b-central)
   --json        the same as --format json
@@ -35,13 +36,23 @@ export async function run(argv: string[]): Promise<ExitCode> {
   if (!FORMATS.includes(format)) throw usage('export', `invalid --format ${JSON.stringify(values.format.slice(0, 40))}: expected ${FORMATS.join(', ')}`)
   const sets = argValue('export', () => setNames(values.set, '--set'))
   const table = argValue('export', () => parseTableName(values.table, '--table'))
-  const list = await withDatabase(values.config, (central) => collectActiveAddresses(central))
-  if (list.rejected.length > 0) {
-    warn(`export: left out ${plural(list.rejected.length, 'stored value')} that ${list.rejected.length === 1 ? 'is' : 'are'} not a valid address: ${list.rejected.slice(0, 5).map((r) => quote(r, 60)).join(', ')}`)
+  const tally = new ExportTally()
+  const listFormat = format === 'json' ? jsonAddressFormat(tally) : format === 'plain' ? plainFormat() : format === 'ipset' ? ipsetFormat(sets) : nftFormat(table, sets)
+  // Written as it is read (the same code as `serve`'s lists), so a long list never sits in memory.
+  await withDatabase(values.config, async (central) => {
+    const asOf = await readListClock(central)
+    for await (const text of renderList(listFormat, streamActiveAddresses(central, asOf, {}, tally, { expiry: format === 'json' }))) await write(text)
+  })
+  if (tally.rejected > 0) {
+    const samples = [...tally.rejectedSamples].sort().slice(0, 5)
+    warn(`export: left out ${plural(tally.rejected, 'stored value')} that ${tally.rejected === 1 ? 'is' : 'are'} not a valid address: ${samples.map((r) => quote(r, 60)).join(', ')}`)
   }
-  if (format === 'json') printJson({ count: list.addresses.length, allowlisted: list.allowlisted, rejected: list.rejected.length, addresses: list.addresses })
-  else if (format === 'plain') process.stdout.write(renderPlainList(list.addresses))
-  else if (format === 'ipset') process.stdout.write(renderIpsetScript(list.addresses, sets))
-  else process.stdout.write(renderNftScript(list.addresses, table, sets))
   return ExitCode.Ok
+}
+
+// stdout with its back-pressure: a slow pipe (`| ipset restore`) slows the reading down instead of filling memory.
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve()))
+  })
 }

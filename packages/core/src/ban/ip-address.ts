@@ -93,11 +93,13 @@ function compressIpv6(groups: number[]): string {
 
 function unbannableReason(ip: IpAddress): string | undefined {
   if (ip.version === 4) {
-    const [a = 0, b = 0, c = 0, d = 0] = ip.text.split('.').map(Number)
+    // The first octet: parseInt stops at the dot (the text passed isIPv4). No split: this runs
+    // for every address of an exported list.
+    const a = Number.parseInt(ip.text, 10)
     if (a === 0) return 'the unspecified network 0.0.0.0/8 cannot be banned'
     if (a === 127) return 'loopback addresses cannot be banned'
     if (a >= 224 && a <= 239) return 'multicast addresses cannot be banned'
-    if (a === 255 && b === 255 && c === 255 && d === 255) return 'the broadcast address cannot be banned'
+    if (ip.text === '255.255.255.255') return 'the broadcast address cannot be banned'
     return undefined
   }
   if (ip.text === '::') return 'the unspecified address cannot be banned'

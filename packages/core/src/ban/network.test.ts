@@ -31,4 +31,13 @@ describe('NetworkSet', () => {
     expect(['203.0.113.255', '2001:db8:1:ffff::1', '198.51.100.9'].map((ip) => set.has(ip))).toEqual([true, true, true])
     expect(['203.0.114.0', '2001:db8:2::1', '198.51.100.10'].map((ip) => set.has(ip))).toEqual([false, false, false])
   })
+
+  it('hasCanonical answers as has for canonical addresses, singles and networks alike', () => {
+    const set = new NetworkSet(['203.0.113.0/24', '2001:db8:1::/48', '198.51.100.9', '2001:db8::7'].map((n) => parseNetwork(n)))
+    const ips = ['203.0.113.255', '2001:db8:1:ffff::1', '198.51.100.9', '2001:db8::7', '203.0.114.0', '2001:db8:2::1', '198.51.100.10', '2001:db8::8']
+    expect(ips.map((ip) => set.hasCanonical(ip))).toEqual(ips.map((ip) => set.has(ip)))
+    expect(ips.map((ip) => set.hasCanonical(ip))).toEqual([true, true, true, true, false, false, false, false])
+    const singles = new NetworkSet([parseNetwork('192.0.2.1')])
+    expect([singles.hasCanonical('192.0.2.1'), singles.hasCanonical('192.0.2.2'), new NetworkSet().hasCanonical('192.0.2.1')]).toEqual([true, false, false])
+  })
 })

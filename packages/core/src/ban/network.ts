@@ -63,23 +63,44 @@ function bitsToText(bits: bigint, version: 4 | 6): string {
 export class NetworkSet {
   readonly #list = new BlockList()
   #size = 0
+  // For hasCanonical: single addresses by their text, and the networks wider than one address.
+  readonly #singles = new Set<string>()
+  readonly #wide = new BlockList()
+  #wideSize = 0
 
   constructor(networks: Iterable<Network> = []) {
     for (const n of networks) this.add(n)
   }
 
   add(n: Network): void {
-    this.#list.addSubnet(n.address, n.prefix, n.version === 4 ? 'ipv4' : 'ipv6')
+    const family = n.version === 4 ? 'ipv4' : 'ipv6'
+    this.#list.addSubnet(n.address, n.prefix, family)
     this.#size++
+    if (n.prefix === (n.version === 4 ? 32 : 128)) this.#singles.add(n.address)
+    else {
+      this.#wide.addSubnet(n.address, n.prefix, family)
+      this.#wideSize++
+    }
   }
 
   get size(): number {
     return this.#size
   }
 
-  /** True when the canonical address `ip` lies in one of the networks. */
+  /** Whether any network holds this address (any valid text form). */
   has(ip: string): boolean {
     if (this.#size === 0) return false
     return this.#list.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')
+  }
+
+  /**
+   * has() for an address already in canonical form (isCanonicalIp), as every stored ban is
+   * once checked: single addresses by a set lookup, BlockList only for wider networks. A
+   * list of 100,000 addresses checked against a fleet's addresses costs milliseconds
+   * instead of a second (BlockList.check parses its argument, about 10 µs a call).
+   */
+  hasCanonical(ip: string): boolean {
+    if (this.#singles.has(ip)) return true
+    return this.#wideSize > 0 && this.#wide.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')
   }
 }

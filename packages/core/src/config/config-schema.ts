@@ -6,7 +6,9 @@ import * as z from 'zod/mini'
 import en from 'zod/v4/locales/en.js'
 import { parseHostName, parseJail } from '../ban/names.js'
 import { parseNetwork, type NetworkSet } from '../ban/network.js'
+import { SERVE_ENDPOINTS } from '../serve/endpoints.js'
 import { parseDatabaseUrl, type DatabaseTarget } from './database-url.js'
+import { parseListenAddress, type ListenAddress } from './listen-address.js'
 
 // Only the English messages: `z.locales` would pull in every language.
 z.config(en())
@@ -136,6 +138,22 @@ export const configFileSchema = z.strictObject({
     }),
     {},
   ),
+  /** `f2b-central serve`: the ban list over HTTP, Prometheus metrics and the status page. Read by serve and `tokens` only. */
+  serve: z.prefault(
+    z.strictObject({
+      /** ADDRESS:PORT or [IPV6]:PORT to listen on. Loopback by default: opening it to a network is a decision (with serve.tls). */
+      listen: z._default(z.string().check(z.minLength(1)), '127.0.0.1:8700'),
+      /** HTTPS with this PEM certificate (chain) and its private key (mode 0600, read as a secret). Without it: plain HTTP. */
+      tls: z.optional(z.strictObject({ cert: filePath, key: filePath })),
+      /** The consumers' tokens, one per line with its name, stored as hashes (`f2b-central tokens add NAME`); mode 0600. */
+      tokensFile: z._default(filePath, '/etc/f2b-central/serve-tokens'),
+      /** Endpoints answered without a token, e.g. [/healthz, /metrics]. Every other endpoint needs one: opening one is the admin's explicit choice. */
+      open: z._default(z.array(z.enum(SERVE_ENDPOINTS)), []),
+      /** The status page and the metrics call a host stale when it has not been seen for longer, seconds. */
+      staleAfterSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(30 * 86400)), 300),
+    }),
+    {},
+  ),
 })
 
 /** The file as the schema parsed it: every default filled in. */
@@ -162,6 +180,8 @@ export interface Config {
   readonly neverBan: NetworkSet
   readonly spool: Readonly<ConfigFile['spool']>
   readonly readdb: Readonly<ConfigFile['readdb']>
+  /** serve.listen parsed; the TLS and tokens files are read by serve when it starts, not by every program that loads the config. */
+  readonly serve: Readonly<Omit<ConfigFile['serve'], 'listen'>> & { readonly listen: ListenAddress }
 }
 
 /**
@@ -251,6 +271,25 @@ export const configRules: readonly ConfigRule[] = [
       message: 'bans.maxPerMinute: no longer used: the flood limit is the fleet\'s, kept in the database where a host cannot change it',
       hint: 'remove it; an operator sets the limit with `f2b-central bans limit N`',
     })
+  },
+  function serveListen({ serve }, ctx) {
+    const listen = ctx.attempt('serve.listen', () => parseListenAddress(serve.listen))
+    if (listen === undefined || listen.loopback) return
+    if (serve.tls === undefined) {
+      ctx.warn({
+        path: 'serve.listen',
+        message: `serve.listen: ${serve.listen} is reachable from the network without serve.tls: tokens and ban lists travel in clear text`,
+        hint: 'set serve.tls.cert and serve.tls.key, or listen on 127.0.0.1 behind a TLS proxy',
+      })
+    }
+    const lists = serve.open.filter((e) => e !== '/healthz' && e !== '/metrics')
+    if (lists.length > 0) {
+      ctx.warn({
+        path: 'serve.open',
+        message: `serve.open: ${lists.join(', ')} ${lists.length === 1 ? 'is' : 'are'} answered without a token to anyone who can reach ${serve.listen}`,
+        hint: 'give each consumer a token (`f2b-central tokens add NAME`) instead',
+      })
+    }
   },
   function readdbSchedule({ readdb }, ctx) {
     if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return

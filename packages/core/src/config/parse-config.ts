@@ -6,6 +6,7 @@ import { ConfigError, F2bError } from '../errors.js'
 import { ownAddresses } from '../own-addresses.js'
 import { configFileSchema, configRules, type Config, type ConfigFile, type ConfigIssue, type CronGrammar, type RuleContext } from './config-schema.js'
 import { parseDatabaseUrl, type DatabaseTarget, type MysqlTls } from './database-url.js'
+import { parseListenAddress } from './listen-address.js'
 import { readPasswordFile, readRuledFile, readSecretFile, TRUSTED_FILE_RULE } from './secret-file.js'
 
 export interface ParseConfigOptions {
@@ -120,6 +121,8 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
     neverBan: new NetworkSet(file.host.neverBan.map((n) => parseNetwork(n))),
     spool: file.spool,
     readdb: file.readdb,
+    // The rules accepted it.
+    serve: { ...file.serve, listen: parseListenAddress(file.serve.listen) },
   }
 }
 

@@ -19,6 +19,8 @@ export interface BanListFilter {
   readonly since?: TimeBound
   /** Reported at or before. */
   readonly until?: TimeBound
+  /** Leave out held bans (the status page lists them apart). Default: listed. */
+  readonly unheldOnly?: boolean
   /** Most bans returned, newest first; `bans` defaults it to 100. */
   readonly limit: number
 }

@@ -3,7 +3,7 @@ import { APPLIED_STATUSES } from '../../schema/ban-status.js'
 import { toDbTime } from '../../time/db-time.js'
 import type { TimeBound } from '../../time/time-bound.js'
 import type { CentralDb, DbAdapter } from '../db-adapter.js'
-import { isActiveBan } from './active-ban.js'
+import { isActiveBan, isHeld } from './active-ban.js'
 
 /** Which active bans to select. */
 export interface ActiveBanQuery {
@@ -14,6 +14,8 @@ export interface ActiveBanQuery {
   readonly since?: TimeBound
   /** Reported at or before. */
   readonly until?: TimeBound
+  /** Leave out bans held past their reporter's flood limit (applied nowhere). Default: listed. */
+  readonly unheldOnly?: boolean
 }
 
 /** How to narrow by address: one stored address, or an indexed text prefix paged from `after`. */
@@ -47,6 +49,7 @@ export function selectActiveBans(central: CentralDb, filter: ActiveBanQuery, by:
     const { created, id } = by.after
     q = q.where((eb) => eb.or([eb('b.created_at', '<', created), eb.and([eb('b.created_at', '=', created), eb('b.id', '<', id)])]))
   }
+  if (filter.unheldOnly) q = q.where((eb) => eb.not(isHeld()))
   if (filter.jail !== undefined) q = q.where('b.jail', '=', filter.jail)
   if (filter.reporter !== undefined) q = q.where('r.name', '=', filter.reporter)
   if (filter.since) q = q.where('b.created_at', '>=', timeBoundSql(adapter, filter.since))

@@ -37,9 +37,10 @@ export async function countPendingByHost(central: CentralDb): Promise<HostTally[
     .groupBy('h.id')
     .select((eb) => ['h.id', eb.fn.countAll<number>().as('n'), eb.fn.min('b.created_at').as('oldest')])
     .execute()
+  // Held bans are unstamped too, but no host applies them until an operator releases them: not pending.
   const unstamped = await db
     .selectFrom('hosts as h')
-    .innerJoin('bans as b', (j) => j.on('b.seq', 'is', null))
+    .innerJoin('bans as b', (j) => j.on('b.seq', 'is', null).on('b.held_at', 'is', null))
     .leftJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').onRef('s.host_id', '=', 'h.id'))
     .where((eb) => eb.or([eb('s.status', 'is', null), eb('s.status', '=', BanStatus.Pending)]))
     .groupBy('h.id')

@@ -1,0 +1,145 @@
+// The HTTP service in-process on an SQLite file, for what needs limits lower than serve's own
+// (a slow client cut off in a second, not ten) or a database in a given state; the built
+// program against both dialects is test/serve.test.ts.
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseListenAddress } from '../config/listen-address.js'
+import type { CentralDb } from '../db/db-adapter.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { openSqlite } from '../db/sqlite/sqlite-database.js'
+import { ConfigError } from '../errors.js'
+import { startServe, type RunningServe, type ServeLog } from './serve-http.js'
+import { readServeTls } from './serve-tls.js'
+import { addToken, TokenStore } from './tokens.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'f2b-serve-http-'))
+const quiet: ServeLog = { info: () => {}, warn: () => {}, error: () => {} }
+
+function get(url: string, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function serveOn(central: CentralDb, name: string, limits = {}, tls?: { cert: string; key: string }): Promise<{ server: RunningServe; token: string }> {
+  const tokensFile = join(dir, `${name}-tokens`)
+  const token = addToken(tokensFile, 'test')
+  const tokens = new TokenStore(tokensFile, () => {})
+  tokens.load()
+  const server = await startServe({ central, listen: parseListenAddress('127.0.0.1:0'), tokens, open: [], staleAfterSeconds: 300, log: quiet, limits, tls })
+  return { server, token }
+}
+
+describe('serve over HTTP, in-process', () => {
+  let migrated: CentralDb
+  let empty: CentralDb
+  beforeAll(async () => {
+    migrated = openSqlite(join(dir, 'migrated.sqlite'), { timeoutMs: 2000 })
+    await migrateToLatest(migrated)
+    empty = openSqlite(join(dir, 'empty.sqlite'), { timeoutMs: 2000 })
+  })
+  afterAll(async () => {
+    await migrated.close()
+    await empty.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('cuts off a client whose headers never end (headersTimeout), and one that stops sending (idle)', async () => {
+    const { server } = await serveOn(migrated, 'slow', { headersTimeoutMs: 500, requestTimeoutMs: 800, idleTimeoutMs: 1500 })
+    const port = Number(new URL(server.url).port)
+    const closedAfter = (first: string) =>
+      new Promise<{ ms: number; reply: string }>((resolve) => {
+        const started = Date.now()
+        let reply = ''
+        const socket = connect(port, '127.0.0.1', () => socket.write(first))
+        socket.on('data', (d) => (reply += d.toString()))
+        socket.on('error', () => {})
+        socket.on('close', () => resolve({ ms: Date.now() - started, reply }))
+      })
+    const slowHeaders = await closedAfter('GET /v1/bans.txt HTTP/1.1\r\nHost: x\r\n')
+    expect(slowHeaders.reply).toMatch(/^HTTP\/1\.1 408 /)
+    expect(slowHeaders.ms).toBeLessThan(2500)
+    const nothing = await closedAfter('')
+    expect(nothing.ms).toBeLessThan(2500)
+    await server.stop(1000)
+  })
+
+  it('/healthz is 503 on a database without the schema, and says so; the lists are 503, never a partial 200', async () => {
+    const { server, token } = await serveOn(empty, 'empty')
+    expect(await get(`${server.url}/healthz`, token)).toEqual({ status: 503, body: 'unhealthy: the database has no f2b-central schema\n' })
+    expect(await get(`${server.url}/v1/bans.txt`, token)).toEqual({ status: 503, body: 'the database cannot be read\n' })
+    // metrics still answer, saying the database is not readable
+    const metrics = await get(`${server.url}/metrics`, token)
+    expect(metrics.status).toBe(200)
+    expect(metrics.body).toMatch(/^f2b_central_database_up 0$/m)
+    await server.stop(1000)
+  })
+
+  it("serves HTTPS with serve.tls (a certificate for 127.0.0.1), and refuses a key others may read or that is not the certificate's", async () => {
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+    const cert = (name: string) =>
+      openssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      )
+    cert('serve')
+    cert('other')
+    chmodSync(join(dir, 'serve.key'), 0o600)
+    chmodSync(join(dir, 'other.key'), 0o600)
+    const tls = readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })
+    const { server, token } = await serveOn(migrated, 'tls', {}, tls)
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${server.url}/v1/bans.txt`, { ca: readFileSync(join(dir, 'serve.pem')), headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(200)
+    await server.stop(1000)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'other.key') })).toThrow(/serve\.tls\.key: .* is not the key of the certificate in serve\.tls\.cert/)
+    chmodSync(join(dir, 'serve.key'), 0o640)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })).toThrow(ConfigError)
+    expect(() => readServeTls({ cert: join(dir, 'serve.pem'), key: join(dir, 'serve.key') })).toThrow(/accessible to other users/)
+    expect(() => readServeTls({ cert: join(dir, 'serve.key'), key: join(dir, 'other.key') })).toThrow(/serve\.tls\.cert: .* is not a PEM certificate/)
+  })
+
+  it('stop lets a request in flight finish, then refuses new connections', async () => {
+    const { server, token } = await serveOn(migrated, 'stop')
+    const inFlight = get(`${server.url}/`, token)
+    await new Promise((r) => setTimeout(r, 5))
+    const stopped = server.stop(5000)
+    expect((await inFlight).status).toBe(200)
+    await stopped
+    await expect(get(`${server.url}/healthz`, token)).rejects.toThrow(/ECONNREFUSED/)
+  })
+})
