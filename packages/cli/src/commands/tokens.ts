@@ -1,5 +1,5 @@
-import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs'
 import { loadConfig } from '@f2b-central/core/config/load-config'
+import { writeNewSecretFile } from '@f2b-central/core/config/secret-file'
 import { F2bError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { addToken, parseTokenName, readTokensFile, removeToken } from '@f2b-central/core/serve/tokens'
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<ExitCode> {
     return ExitCode.Ok
   }
   try {
-    writeNewSecret(tokenFile, token)
+    writeNewSecretFile(tokenFile, token)
   } catch (err) {
     // The file holds a token nobody has: take it out again.
     removeToken(file, name)
@@ -64,13 +64,3 @@ export async function run(argv: string[]): Promise<ExitCode> {
   return ExitCode.Ok
 }
 
-// O_EXCL and O_NOFOLLOW: never through a planted symlink, never over another file.
-function writeNewSecret(path: string, secret: string): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-  try {
-    writeSync(fd, `${secret}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}

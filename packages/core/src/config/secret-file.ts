@@ -1,3 +1,4 @@
+import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs'
 import { readCheckedFile, type FileRule } from '../checked-file.js'
 import { F2bError } from '../errors.js'
 
@@ -45,5 +46,19 @@ export function readRuledFile(path: string, rule: FileRule): string {
   } catch (err) {
     if (err instanceof F2bError) throw err
     throw new F2bError(`${rule.what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+}
+
+/**
+ * Write a new secret file, mode 0600: O_EXCL and O_NOFOLLOW, so never through a symlink
+ * someone planted and never over another file. Throws EEXIST when the file is there.
+ */
+export function writeNewSecretFile(path: string, secret: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+  try {
+    writeSync(fd, `${secret}\n`)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, existsSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs'
+import { existsSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parseHostName } from '../ban/names.js'
-import { readPasswordFile } from '../config/secret-file.js'
+import { readPasswordFile, writeNewSecretFile } from '../config/secret-file.js'
 import type { DatabaseAccount } from '../db/account-admin.js'
 import type { CentralDb } from '../db/db-adapter.js'
 import { bindAccount, hostOfAccount, listBoundAccounts, unbindAccount, type BoundAccount } from '../db/queries/host-accounts.js'
@@ -36,7 +36,7 @@ export function defaultAccountName(host: string): string {
 export function passwordFor(file: string): { password: string; written: boolean } {
   if (existsSync(file)) return { password: readPasswordFile(file, '--password-file'), written: false }
   const password = newPassword()
-  writeSecretExclusive(file, password)
+  writeNewSecretFile(file, password)
   return { password, written: true }
 }
 
@@ -44,16 +44,6 @@ function newPassword(): string {
   return randomBytes(24).toString('base64url')
 }
 
-// O_EXCL and O_NOFOLLOW: never through a symlink someone planted, never over another file.
-function writeSecretExclusive(file: string, secret: string): void {
-  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-  try {
-    writeSync(fd, `${secret}\n`)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
 
 export interface AddHostOptions {
   readonly name: string
@@ -110,7 +100,7 @@ export async function rotateHostPassword(central: CentralDb, name: string, file:
   if (accounts.length === 0) throw new F2bError(`host ${name} has no account bound to it`, { hint: `create one with \`f2b-central hosts add ${name} --password-file FILE\`` })
   const password = newPassword()
   const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`)
-  writeSecretExclusive(tmp, password)
+  writeNewSecretFile(tmp, password)
   for (const a of accounts) await admin.setPassword(central.db, a, password)
   renameSync(tmp, file)
   return accounts
