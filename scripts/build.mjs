@@ -3,7 +3,7 @@
 // it once per ban. Native better-sqlite3 stays external, and each dialect's driver is loaded
 // only when used, so a MySQL add2db never loads the SQLite driver and the other way round.
 import { build } from 'esbuild'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve, sep } from 'node:path'
 
@@ -20,21 +20,24 @@ const lazyMysql2Parts = {
   },
 }
 
-// add2db is one CommonJS file instead, with no chunks: its launcher (packages/add2db/bin)
-// runs it through node:vm with a V8 code cache, which Node 20 offers only for CommonJS. The
-// dynamic imports of the dialect modules then become lazy initialisers inside that one file,
-// so a MySQL add2db still never evaluates the SQLite driver.
+// add2db is two CommonJS files instead, with no chunks. add2db-fast.cjs, the hand-over to
+// the local daemon, is what every run loads first: a few kB, checked below to hold no
+// database driver, YAML parser or schema library. add2db.cjs, the full path, is loaded only
+// when the hand-over cannot be made; its launcher (packages/add2db/bin) runs it through
+// node:vm with a V8 code cache, which Node 20 offers only for CommonJS. The dynamic imports of
+// the dialect modules then become lazy initialisers inside that one file, so a MySQL add2db
+// still never evaluates the SQLite driver.
 const programs = [
-  { pkg: 'add2db', bin: 'add2db', format: 'cjs' },
-  { pkg: 'readdb', bin: 'readdb', format: 'esm' },
-  { pkg: 'cli', bin: 'f2b-central', format: 'esm' },
+  { pkg: 'add2db', entries: { add2db: 'main', 'add2db-fast': 'fast' }, format: 'cjs' },
+  { pkg: 'readdb', entries: { readdb: 'main' }, format: 'esm' },
+  { pkg: 'cli', entries: { 'f2b-central': 'main' }, format: 'esm' },
 ]
 
-for (const { pkg, bin, format } of programs) {
+for (const { pkg, entries, format } of programs) {
   rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
   const esm = format === 'esm'
   const result = await build({
-    entryPoints: { [bin]: `packages/${pkg}/src/main.ts` },
+    entryPoints: Object.fromEntries(Object.entries(entries).map(([bin, src]) => [bin, `packages/${pkg}/src/${src}.ts`])),
     outdir: `packages/${pkg}/dist`,
     outExtension: { '.js': esm ? '.mjs' : '.cjs' },
     bundle: true,
@@ -56,4 +59,10 @@ for (const { pkg, bin, format } of programs) {
   })
   writeFileSync(`packages/${pkg}/dist/meta.json`, JSON.stringify(result.metafile))
 }
+
+// The fast path stays fast only while it stays small: fail the build if an import drags a
+// heavy module into it.
+const fastMeta = JSON.parse(readFileSync('packages/add2db/dist/meta.json', 'utf8')).outputs['packages/add2db/dist/add2db-fast.cjs']
+const heavy = Object.keys(fastMeta.inputs).filter((input) => /node_modules|config\/(parse-config|config-schema|load-config)|\/db\//.test(input))
+if (heavy.length > 0) throw new Error(`add2db-fast.cjs must stay tiny, but bundles ${heavy.join(', ')}`)
 console.log('built add2db, readdb, f2b-central')

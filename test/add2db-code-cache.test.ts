@@ -22,6 +22,8 @@ beforeEach(() => {
   cache = `${bundle}.v8-cache`
   copyFileSync(BIN.add2db, launcher)
   copyFileSync(join(ROOT, 'packages/add2db/dist/add2db.cjs'), bundle)
+  // The launcher runs the fast path first (the hand-over to a daemon: none here), then this bundle.
+  copyFileSync(join(ROOT, 'packages/add2db/dist/add2db-fast.cjs'), join(dir, 'dist', 'add2db-fast.cjs'))
 })
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// add2db's launcher. fail2ban runs add2db once per ban, and most of what a run costs is Node
-// compiling the bundle (the MySQL driver, the YAML parser, the query builder). So the bundle,
-// one CommonJS file, runs through node:vm with a V8 code cache kept beside it: the first run
+// add2db's launcher. fail2ban runs add2db once per ban, so it starts in two steps. First the
+// fast path (dist/add2db-fast.cjs, a few kB): with `readdb --daemon` on the host it hands the
+// report to the daemon and exits, having loaded no database driver and no YAML parser. Only
+// when that cannot be done does it call loadFull() below for the full path.
+//
+// Most of what a full run costs is Node compiling its bundle (the MySQL driver, the YAML
+// parser, the query builder). So that bundle, one CommonJS file, runs through node:vm with a
+// V8 code cache kept beside it: the first run
 // that exits 0 writes the cache, later runs skip the compiling (Node 20 has no compile cache
 // of its own; on 22+ this does the same job as module.enableCompileCache()).
 //
@@ -20,6 +25,7 @@ const { createRequire } = require('node:module')
 const path = require('node:path')
 const { Script } = require('node:vm')
 
+const fastBundle = path.join(__dirname, '..', 'dist', 'add2db-fast.cjs')
 const bundle = path.join(__dirname, '..', 'dist', 'add2db.cjs')
 const cacheFile = `${bundle}.v8-cache`
 // The cache file: the bundle's SHA-256 (32 bytes), then V8's cached data.
@@ -59,17 +65,24 @@ function writeCache(script, digest) {
   }
 }
 
-const bundleStat = fs.statSync(bundle)
-// The bytes hashed are the bytes compiled: read once.
-const bundleBytes = fs.readFileSync(bundle)
-const digest = createHash('sha256').update(bundleBytes).digest()
-const cachedData = readTrustedCache(bundleStat, digest)
-// CommonJS's own wrapper, written out rather than taken from Module.wrap, which Node does not document.
-const source = `(function (exports, require, module, __filename, __dirname) { ${bundleBytes.toString('utf8')}\n})`
-const script = new Script(source, { filename: bundle, cachedData })
-if (cachedData === undefined || script.cachedDataRejected) {
-  // At exit the cache holds every function the run compiled, not only the top level.
-  process.once('exit', (code) => code === 0 && writeCache(script, digest))
+// The full path, compiled with the code cache; returns the bundle's exports (runAdd2db).
+function loadFull() {
+  const bundleStat = fs.statSync(bundle)
+  // The bytes hashed are the bytes compiled: read once.
+  const bundleBytes = fs.readFileSync(bundle)
+  const digest = createHash('sha256').update(bundleBytes).digest()
+  const cachedData = readTrustedCache(bundleStat, digest)
+  // CommonJS's own wrapper, written out rather than taken from Module.wrap, which Node does not document.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${bundleBytes.toString('utf8')}\n})`
+  const script = new Script(source, { filename: bundle, cachedData })
+  if (cachedData === undefined || script.cachedDataRejected) {
+    // At exit the cache holds every function the run compiled, not only the top level.
+    process.once('exit', (code) => code === 0 && writeCache(script, digest))
+  }
+  const bundleModule = { exports: {} }
+  script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, path.dirname(bundle))
+  return bundleModule.exports
 }
-const bundleModule = { exports: {} }
-script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, path.dirname(bundle))
+
+// The fast path is small enough that compiling it costs less than reading a cache would.
+require(fastBundle).runFast(process.argv.slice(2), loadFull)

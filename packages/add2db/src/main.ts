@@ -1,16 +1,20 @@
-// add2db: run by fail2ban for every ban. It imports only what an insert needs: no node-cron,
-// no fail2ban readers, and the database driver of the configured dialect only.
+// add2db's full path: store the ban itself. The launcher (bin/add2db.cjs) loads this bundle
+// only when the fast path (fast.ts, the hand-over to the local daemon) cannot be taken. It
+// imports only what an insert needs: no node-cron, no fail2ban readers, and the database
+// driver of the configured dialect only.
 import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report'
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
-import { DatabaseAccessError, describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
+import { describeError, F2bError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { newReportIdentity, noteDatabaseSilent, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
+import { summarizeOutcome } from '@f2b-central/core/report/report-summary'
 import { parseAdd2dbArgs, USAGE } from './args.js'
+import { reportLines } from './report-lines.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.
 const BACKSTOP_EXTRA_MS = 2000
 
-async function main(argv: string[]): Promise<ExitCode> {
+async function main(argv: string[], report: ReportIdentity): Promise<ExitCode> {
   const args = parseAdd2dbArgs(argv)
   if (args.help) {
     process.stdout.write(`${USAGE}\n`)
@@ -19,26 +23,11 @@ async function main(argv: string[]): Promise<ExitCode> {
   const parsed = parseBanReport({ ip: args.ip ?? '', jail: args.jail ?? '', protocol: args.protocol, port: args.port, bantime: args.bantime })
   const config = loadConfig({ path: args.config })
   const ban = { ...parsed, bantime: parsed.bantime ?? config.bans.defaultBantime }
-  const report = newReportIdentity()
   setTimeout(() => spoolAndExit(config, ban, report), config.database.timeoutMs + BACKSTOP_EXTRA_MS).unref()
   const outcome = await reportBan(config, ban, report)
-  // fail2ban logs what an action prints: only what an admin should see.
-  if (outcome.kind === 'allowlisted') process.stderr.write(`add2db: ${parsed.ip} is allowlisted (${outcome.by}); not reported\n`)
-  if (outcome.kind === 'stored' && outcome.held) {
-    process.stderr.write(
-      `add2db: warning: ${parsed.ip} stored but held: ${config.host.name} is past the fleet's flood limit; other hosts apply it once an operator runs \`f2b-central bans release --reporter ${config.host.name}\`\n`,
-    )
-  }
-  if (outcome.kind === 'stored' && outcome.spoolProblem) process.stderr.write(`add2db: warning: ban stored; not shipped from the spool: ${outcome.spoolProblem}\n`)
-  if (outcome.kind === 'spooled') {
-    // A database that is down is waited out (exit 0); one that needs an admin (unmigrated,
-    // newer schema, account refused, no such database) is an error fail2ban logs as such,
-    // though the ban is safe in the spool.
-    const needsAdmin = outcome.cause instanceof SchemaError || outcome.cause instanceof DatabaseAccessError
-    process.stderr.write(`add2db: ${needsAdmin ? 'error' : 'warning'}: ban kept in the local spool (${outcome.path}): ${outcome.reason}; the next add2db or readdb that reaches the database ships it\n`)
-    return needsAdmin ? ExitCode.Failure : ExitCode.Ok
-  }
-  return ExitCode.Ok
+  const { lines, code } = reportLines(parsed.ip, summarizeOutcome(outcome, config))
+  for (const line of lines) process.stderr.write(`${line}\n`)
+  return code
 }
 
 // Last resort when even the deadline path is stuck (a starved machine, a hung disk): keep
@@ -58,7 +47,13 @@ function exit(code: ExitCode, message?: string): never {
   process.exit(code)
 }
 
-main(process.argv.slice(2)).then(
-  (code) => exit(code),
-  (err: unknown) => exit(err instanceof F2bError ? err.exitCode : ExitCode.Failure, `add2db: ${describeError(err)}`),
-)
+/**
+ * Run add2db and exit. `report`: the identity the fast path already gave this report (its
+ * key), when it tried the daemon first: a daemon that stored it after all makes this a no-op.
+ */
+export function runAdd2db(argv: string[], report: ReportIdentity = newReportIdentity()): void {
+  main(argv, report).then(
+    (code) => exit(code),
+    (err: unknown) => exit(err instanceof F2bError ? err.exitCode : ExitCode.Failure, `add2db: ${describeError(err)}`),
+  )
+}

@@ -1,13 +1,15 @@
 import { isCronExpression } from '@f2b-central/core/config/cron-expression'
-import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
+import { configPath, loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { asDatabaseError } from '@f2b-central/core/db/database-error'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
 import { describeError, F2bError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { createHostPoll } from '@f2b-central/core/poll/host-poll'
 import type { PollResult } from '@f2b-central/core/poll/poll'
+import { configIdentity, type ConfigIdentity } from '@f2b-central/core/report/handover/protocol'
 import { parseReaddbArgs, USAGE } from './args.js'
 import { runDaemon } from './daemon.js'
+import { startHandover } from './handover.js'
 import { acquireLock } from './lock-file.js'
 import { createLogger, type Logger } from './logger.js'
 
@@ -17,17 +19,26 @@ async function main(argv: string[]): Promise<ExitCode> {
     process.stdout.write(`${USAGE}\n`)
     return ExitCode.Ok
   }
+  // The config file's identity before it is read: an add2db that finds another one (the file
+  // edited since) stores its bans itself instead of handing them to this daemon.
+  const identity = args.daemon ? configIdentity(configPath({ path: args.config, env: process.env }), process.env) : undefined
   // readdb.schedule checked with node-cron's grammar, which the daemon runs it with.
   const config = loadConfig({ path: args.config, isCronExpression })
   const lock = await acquireLock(config.readdb.lockFile)
   try {
-    return await run(config, args.daemon)
+    return await run(config, identity)
   } finally {
     lock.release()
   }
 }
 
-async function run(config: Config, daemon: boolean): Promise<ExitCode> {
+/**
+ * Told the id of every ban the daemon stored for add2db (the hand-over), once committed. The
+ * hook for the wake-up notifier (issue 12 section 1: publish it over MQTT).
+ */
+const onStored = (_banId: number): void => undefined
+
+async function run(config: Config, identity: ConfigIdentity | undefined): Promise<ExitCode> {
   const log = createLogger()
   // No statement of a poll outlives the poll's own deadline, on the server either.
   const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
@@ -43,9 +54,16 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
       spoolWarning(spoolProblem)
       logPoll(log, result, performance.now() - started)
     }
-    if (daemon) {
-      log.info({ host: config.host.name, schedule: config.readdb.schedule }, 'started')
-      await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000 })
+    if (identity !== undefined) {
+      // Before the first poll, so fail2ban's bans are taken from the start.
+      const handover = await startHandover({ config, identity, central, log, onStored })
+      log.info({ host: config.host.name, schedule: config.readdb.schedule, handover: handover.socketPath ?? null }, 'started')
+      try {
+        await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000 })
+      } finally {
+        // Reports being stored finish before the database connection closes.
+        await handover.close()
+      }
     } else {
       await poll()
     }

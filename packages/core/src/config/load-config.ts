@@ -1,4 +1,5 @@
 import { readCheckedFile } from '../checked-file.js'
+import { configPath } from './config-path.js'
 import { ConfigError, F2bError } from '../errors.js'
 import type { Config, ConfigIssue, CronGrammar } from './config-schema.js'
 import { configError, parseConfig } from './parse-config.js'
@@ -6,7 +7,7 @@ import { CONFIG_FILE_RULE } from './secret-file.js'
 
 export type { Config } from './config-schema.js'
 
-export const DEFAULT_CONFIG_PATH = '/etc/f2b-central/config.yml'
+export { configPath, DEFAULT_CONFIG_PATH } from './config-path.js'
 
 export interface LoadConfigOptions {
   /** `--config` from argv, if given. */
@@ -16,11 +17,6 @@ export interface LoadConfigOptions {
   isCronExpression?: CronGrammar | undefined
   /** Told each warning (a setting that works but should change). Default: warnings are dropped. */
   onWarning?: ((warning: ConfigIssue) => void) | undefined
-}
-
-/** Which file to read: `--config`, else `F2B_CENTRAL_CONFIG`, else /etc/f2b-central/config.yml. */
-export function configPath(options: LoadConfigOptions): string {
-  return options.path ?? options.env?.F2B_CENTRAL_CONFIG ?? DEFAULT_CONFIG_PATH
 }
 
 /**

@@ -30,8 +30,11 @@ export type ReportOutcome =
  * A run that waited the whole deadline in vain leaves a note in the spool
  * (database-silence.ts); while it is fresh, the runs after it spool at once, without the
  * wait, except one now and then that tries the database again.
+ *
+ * `open`: a connection the caller keeps (readdb's daemon, taking add2db's hand-over): used
+ * instead of a new one, and left open.
  */
-export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity()): Promise<ReportOutcome> {
+export async function reportBan(config: Config, ban: BanReport, report: ReportIdentity = newReportIdentity(), open?: CentralDb): Promise<ReportOutcome> {
   if (config.allowlist.has(ban.ip)) return { kind: 'allowlisted', by: 'config' }
   if (config.neverBan.has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
   // Looked up while the database connects: a name in database.url costs no extra wait.
@@ -48,8 +51,9 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
   }
   let central: CentralDb | undefined
   try {
-    central = await openDatabase(config.database.target, { timeoutMs, statementTimeoutMs: timeoutMs, connectionLimit: 1 })
-    const db = central
+    const db = open ?? (await openDatabase(config.database.target, { timeoutMs, statementTimeoutMs: timeoutMs, connectionLimit: 1 }))
+    // Only a connection of this run's own is closed.
+    if (db !== open) central = db
     const work = (async (): Promise<ReportOutcome> => {
       if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
       await assertSchemaCurrent(db)
