@@ -172,7 +172,13 @@ function table(r: Results, errors: Record<string, string>): Row[] {
   } else failed('propagation', '1. propagation A→B')
   const a = r.add2db
   if (a) {
-    rows.push({ figure: `2. add2db wall time (median of ${a.runs})`, value: `${a.add2dbMsMedian} ms = ${a.ratio}× node -e 0 (${a.nodeMsMedian} ms)`, target: '≤ 1.5× node -e 0', met: yes(a.ratio <= a.targetRatio) })
+    rows.push({ figure: `2. add2db wall time, no daemon on the host (median of ${a.runs})`, value: `${a.add2dbMsMedian} ms = ${a.ratio}× node -e 0 (${a.nodeMsMedian} ms)`, target: '≤ 1.5× node -e 0', met: yes(a.ratio <= a.targetRatio) })
+    rows.push({
+      figure: `2. add2db wall time, handed to readdb --daemon (median of ${a.runs}; ${a.handedOver} of ${a.runs + a.warmup} taken by the daemon)`,
+      value: `${a.daemonMsMedian} ms = ${a.daemonRatio}× node -e 0 (pair by pair ${a.daemonPairRatio}×)`,
+      target: '≤ 1.2× node -e 0',
+      met: yes(a.daemonRatio <= a.daemonTargetRatio),
+    })
     rows.push({
       figure: '2. add2db peak RSS (median)',
       value: a.add2dbRssMbMedian === null ? 'n/a' : `${a.add2dbRssMbMedian} MB (node -e 0: ${a.nodeRssMbMedian} MB)`,

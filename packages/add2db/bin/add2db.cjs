@@ -19,11 +19,10 @@
 // rejects a cache made by another Node or V8 version; either way the run compiles as usual
 // and writes a fresh cache.
 'use strict'
+// Only what the fast path needs is loaded here: node:crypto, node:vm and node:module are
+// required by loadFull(), for the full path.
 const fs = require('node:fs')
-const { createHash } = require('node:crypto')
-const { createRequire } = require('node:module')
 const path = require('node:path')
-const { Script } = require('node:vm')
 
 const fastBundle = path.join(__dirname, '..', 'dist', 'add2db-fast.cjs')
 const bundle = path.join(__dirname, '..', 'dist', 'add2db.cjs')
@@ -67,6 +66,9 @@ function writeCache(script, digest) {
 
 // The full path, compiled with the code cache; returns the bundle's exports (runAdd2db).
 function loadFull() {
+  const { createHash } = require('node:crypto')
+  const { createRequire } = require('node:module')
+  const { Script } = require('node:vm')
   const bundleStat = fs.statSync(bundle)
   // The bytes hashed are the bytes compiled: read once.
   const bundleBytes = fs.readFileSync(bundle)

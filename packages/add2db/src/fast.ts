@@ -4,10 +4,10 @@
 // socket and add2db exits once the daemon has it durably. Anything else (help, bad input,
 // no daemon, a daemon that does not answer at once or gives up) loads the full path
 // (main.ts), which does everything exactly as before, under the same report key.
-import { randomUUID } from 'node:crypto'
 import { parseBanReport } from '@f2b-central/core/ban/ban-report'
 import { configPath } from '@f2b-central/core/config/config-path'
 import { handOver } from '@f2b-central/core/report/handover/client'
+import { randomUuid } from '@f2b-central/core/report/handover/no-crypto'
 import { configIdentity, handoverDir, handoverSocketPath, type HandoverRequest } from '@f2b-central/core/report/handover/protocol'
 import type { ReportIdentity } from '@f2b-central/core/report/report-ban'
 import { parseAdd2dbArgs } from './args.js'
@@ -45,7 +45,7 @@ function prepare(argv: string[]): { ip: string; socketPath: string; request: Han
     // Checked here too: an invalid ban never costs a round trip, and is refused with the full path's message.
     const parsed = parseBanReport(ban)
     const identity = configIdentity(configPath({ path: args.config, env: process.env }), process.env)
-    const report = { key: randomUUID(), reportedAt: new Date() }
+    const report = { key: randomUuid(), reportedAt: new Date() }
     const request: HandoverRequest = { v: 1, config: identity.path, file: identity.file, env: identity.env, key: report.key, reportedAt: report.reportedAt.toISOString(), ban }
     return { ip: parsed.ip, socketPath: handoverSocketPath(handoverDir(process.env), identity), request, report }
   } catch {

@@ -32,9 +32,11 @@ export async function startHandover(o: { config: Config; identity: ConfigIdentit
       defaultBantime: config.bans.defaultBantime,
       waitMs: config.database.timeoutMs + WAIT_EXTRA_MS,
       store: async (ban, report) => {
+        const started = performance.now()
         const outcome = await reportBan(config, ban, report, o.central)
         if (outcome.kind === 'stored') {
-          log.info({ ip: ban.ip, jail: ban.jail, banId: outcome.banId, held: outcome.held }, 'stored a ban from add2db')
+          // ms: what add2db waited for the database, beyond starting up.
+          log.info({ ip: ban.ip, jail: ban.jail, banId: outcome.banId, held: outcome.held, ms: Math.round((performance.now() - started) * 10) / 10 }, 'stored a ban from add2db')
           try {
             o.onStored(outcome.banId)
           } catch (err) {

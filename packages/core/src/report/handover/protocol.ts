@@ -2,9 +2,9 @@
 // it. add2db reads this on its fast path, so it imports nothing but Node built-ins: the
 // socket's name and the check that the daemon runs the same config come from the config
 // file's path and identity, not from its contents (no YAML parser).
-import { createHash } from 'node:crypto'
 import { realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { fingerprint } from './no-crypto.js'
 
 /** Where the daemon listens: root's runtime directory (mode 0700, the socket 0600). */
 export const DEFAULT_HANDOVER_DIR = '/run/f2b-central'
@@ -19,7 +19,7 @@ export function handoverDir(env: NodeJS.ProcessEnv): string {
 /**
  * The config a run would use, as far as the daemon must share it: the file (resolved through
  * links) with its device, inode, size and times, and the environment overrides parseConfig
- * applies (F2B_CENTRAL_DB_URL, F2B_CENTRAL_HOST, as a digest: the URL may hold a password).
+ * applies (F2B_CENTRAL_DB_URL, F2B_CENTRAL_HOST, as a fingerprint: the URL may hold a password).
  * An edited config has another identity: the daemon, which read the old one, refuses the
  * report and add2db stores it itself with the new one.
  */
@@ -36,17 +36,13 @@ export function configIdentity(configPath: string, env: NodeJS.ProcessEnv): Conf
   return {
     path,
     file: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
-    env: sha256(`${env.F2B_CENTRAL_DB_URL || ''}\0${env.F2B_CENTRAL_HOST || ''}`),
+    env: fingerprint(`${env.F2B_CENTRAL_DB_URL || ''}\0${env.F2B_CENTRAL_HOST || ''}`),
   }
 }
 
 /** One socket per config file: two daemons with their own configs on one machine (tests, a second fleet) never meet. */
 export function handoverSocketPath(dir: string, identity: ConfigIdentity): string {
-  return join(dir, `add2db-${sha256(identity.path).slice(0, 16)}.sock`)
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
+  return join(dir, `add2db-${fingerprint(identity.path)}.sock`)
 }
 
 /** One JSON line from add2db. Every field is input to the daemon, checked there again. */
