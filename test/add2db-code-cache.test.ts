@@ -15,15 +15,19 @@ let cache: string
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'f2b-code-cache-'))
-  mkdirSync(join(dir, 'bin'))
-  mkdirSync(join(dir, 'dist'))
-  launcher = join(dir, 'bin', 'add2db.cjs')
-  bundle = join(dir, 'dist', 'add2db.cjs')
+  // The install's layout: packages/add2db/{bin,dist} beside packages/core/launch (the cache's code).
+  const pkg = join(dir, 'add2db')
+  mkdirSync(join(pkg, 'bin'), { recursive: true })
+  mkdirSync(join(pkg, 'dist'))
+  mkdirSync(join(dir, 'core', 'launch'), { recursive: true })
+  launcher = join(pkg, 'bin', 'add2db.cjs')
+  bundle = join(pkg, 'dist', 'add2db.cjs')
   cache = `${bundle}.v8-cache`
   copyFileSync(BIN.add2db, launcher)
+  copyFileSync(join(ROOT, 'packages/core/launch/code-cache.cjs'), join(dir, 'core', 'launch', 'code-cache.cjs'))
   copyFileSync(join(ROOT, 'packages/add2db/dist/add2db.cjs'), bundle)
   // The launcher runs the fast path first (the hand-over to a daemon: none here), then this bundle.
-  copyFileSync(join(ROOT, 'packages/add2db/dist/add2db-fast.cjs'), join(dir, 'dist', 'add2db-fast.cjs'))
+  copyFileSync(join(ROOT, 'packages/add2db/dist/add2db-fast.cjs'), join(pkg, 'dist', 'add2db-fast.cjs'))
 })
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -118,7 +122,7 @@ describe('add2db code cache', () => {
   })
 
   it.runIf(process.getuid?.() === 0)('is not written into a directory owned by someone else', async () => {
-    chownSync(join(dir, 'dist'), 65534, 65534)
+    chownSync(join(dir, 'add2db', 'dist'), 65534, 65534)
     await expectHelpWorks()
     expect(existsSync(cache)).toBe(false)
   })

@@ -121,17 +121,18 @@ describe.each(dialects())('%s: add2db hands its report to the local daemon', (di
   it('loads nothing of the full path: a copy of add2db without its full bundle still stores through the daemon, and fails without it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'f2b-fast-only-'))
     try {
-      mkdirSync(join(dir, 'bin'))
-      mkdirSync(join(dir, 'dist'))
-      copyFileSync(BIN.add2db, join(dir, 'bin', 'add2db.cjs'))
-      copyFileSync(join(ROOT, 'packages/add2db/dist/add2db-fast.cjs'), join(dir, 'dist', 'add2db-fast.cjs'))
-      const launcher = join(dir, 'bin', 'add2db.cjs')
+      // The launcher and the fast bundle alone: no add2db.cjs, and not the code cache's packages/core/launch either.
+      mkdirSync(join(dir, 'add2db', 'bin'), { recursive: true })
+      mkdirSync(join(dir, 'add2db', 'dist'))
+      copyFileSync(BIN.add2db, join(dir, 'add2db', 'bin', 'add2db.cjs'))
+      copyFileSync(join(ROOT, 'packages/add2db/dist/add2db-fast.cjs'), join(dir, 'add2db', 'dist', 'add2db-fast.cjs'))
+      const launcher = join(dir, 'add2db', 'bin', 'add2db.cjs')
       expect(await add2db(h, '192.0.2.11', [], launcher)).toMatchObject({ code: 0, stderr: '' })
       expect(await bansOf(h, '192.0.2.11')).toHaveLength(1)
       // The same copy with no daemon to hand it to needs the full bundle, which is not there.
       const alone = await runProgram(launcher, ['--config', h.config, '--jail', 'sshd', '--ip', '192.0.2.12'], { env: { F2B_CENTRAL_SOCKET_DIR: join(dir, 'no-daemon') } })
       expect(alone.code).not.toBe(0)
-      expect(alone.stderr).toMatch(/add2db\.cjs/)
+      expect(alone.stderr).toMatch(/code-cache\.cjs/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
