@@ -59,8 +59,10 @@ export async function listenForHandovers(o: HandoverServerOptions): Promise<Hand
     socket.destroySoon()
   }
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    // A client that goes away is its own affair: add2db stores the ban itself then.
     socket.on('error', () => undefined)
     const cut = setTimeout(() => socket.destroy(), REQUEST_MS)
+    socket.on('close', () => clearTimeout(cut))
     const chunks: Buffer[] = []
     let size = 0
     let reading = true
