@@ -127,3 +127,26 @@ describe('add2db code cache', () => {
     expect(existsSync(cache)).toBe(false)
   })
 })
+
+// The one-shot readdb (cron, the timer) starts through the same cache.
+describe('readdb code cache', () => {
+  it('is written by readdb\'s first run that exits 0 and used by the next', async () => {
+    const pkg = join(dir, 'readdb')
+    mkdirSync(join(pkg, 'bin'), { recursive: true })
+    mkdirSync(join(pkg, 'dist'))
+    copyFileSync(join(ROOT, 'packages/readdb/package.json'), join(pkg, 'package.json'))
+    copyFileSync(BIN.readdb, join(pkg, 'bin', 'readdb.js'))
+    copyFileSync(join(ROOT, 'packages/readdb/dist/readdb.cjs'), join(pkg, 'dist', 'readdb.cjs'))
+    // better-sqlite3 stays outside the bundle (native).
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
+    const readdbCache = join(pkg, 'dist', 'readdb.cjs.v8-cache')
+    const run = () => runProgram(join(pkg, 'bin', 'readdb.js'), ['--help'])
+    expect(await run()).toMatchObject({ code: 0, stderr: '' })
+    const first = statSync(readdbCache)
+    expect(first.size).toBeGreaterThan(10_000)
+    expect(first.mode & 0o777).toBe(0o644)
+    const r = await run()
+    expect(r.stdout).toMatch(/readdb/)
+    expect(statSync(readdbCache).ino).toBe(first.ino)
+  })
+})

@@ -14,6 +14,7 @@ import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type DialectName, type TestDatabase } from './setup/dialects.js'
 import { adminConnection } from './setup/mariadb.js'
 import { BIN, ROOT, type RunningDaemon, runProgram, startDaemon, writeHostConfig } from './setup/programs.js'
+import { startProxiedHost } from './setup/proxied-host.js'
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -218,6 +219,36 @@ describe.each(dialects())('%s: add2db hands its report to the local daemon', (di
     } finally {
       await admin.query('UNLOCK TABLES').catch(() => undefined)
       await admin.end()
+    }
+  })
+})
+
+describe.runIf(dialects().includes('mysql'))('mysql: add2db through the daemon while the database is down', () => {
+  it('the daemon keeps the ban in the spool (fsync\'d) and add2db says so, exit 0; the next hand-over after the outage ships it, each ban once', async () => {
+    const host = await startProxiedHost('web-1', { readdb: { schedule: '0 0 * * * *' } })
+    const h: Host = { tdb: host.tdb, central: host.central, config: host.config, socketDir: join(host.tdb.dir, 'run'), env: { F2B_CENTRAL_SOCKET_DIR: join(host.tdb.dir, 'run') } }
+    try {
+      const d = await startHostDaemon(h)
+      host.proxy.cut()
+      const r = await add2db(h, '192.0.2.40')
+      expect(r.code).toBe(0)
+      expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.+\.ban\.json\): .+; the next add2db or readdb that reaches the database ships it\n$/)
+      expect(d.output()).toMatch(/"ip":"192\.0\.2\.40".*"msg":"kept a ban from add2db in the spool"/)
+      host.proxy.restore()
+      // The daemon's next store that reaches the database ships the spool first (reportBan, as
+      // add2db would). Its pool may hand out a connection the cut killed: a try that spools
+      // again is a ban in the spool too, shipped by the one that gets through.
+      const tried: string[] = []
+      await waitFor(async () => {
+        const ip = `192.0.2.${41 + tried.length}`
+        tried.push(ip)
+        const again = await add2db(h, ip)
+        return again.code === 0 && again.stderr === '' && storedByDaemon(h, ip)
+      }, 20_000)
+      for (const ip of ['192.0.2.40', ...tried]) expect(await bansOf(h, ip), ip).toHaveLength(1)
+    } finally {
+      await stopHostDaemon(h)
+      await host.close()
     }
   })
 })
