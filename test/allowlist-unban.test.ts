@@ -14,7 +14,7 @@ import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const SHARED = 'f2b-central-shared'
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
@@ -42,7 +42,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     })
     host = writeHostConfig({ dir: tdb.dir, name: 'db-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
     reporter = writeHostConfig({ dir: tdb.dir, name: 'web-1', dbUrl: tdb.url, extra: { allowlist: ['192.0.2.128/25'] } })
-    operator = writeHostConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
+    operator = writeOperatorConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
     expect((await readdb()).code).toBe(0)
   }, 60_000)
   afterAll(async () => {
