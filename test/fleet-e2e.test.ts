@@ -228,7 +228,8 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
       const argv = [NODE, BIN.readdb, '--config', configs[h], '--daemon']
       daemons[h] = new Daemon(h, lan ? lan.spawn(h, argv) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }))
     }
-    // Every host registers on its first poll, before any attack, as a running fleet would have.
+    // Every host is registered before any attack, as in a running fleet: on MySQL by `hosts add`
+    // (its account, made by writeHostConfig), on SQLite by its first poll.
     await waitUntil(
       'every readdb daemon to register its host',
       async () => {
