@@ -14,6 +14,7 @@ import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
+import { at } from './setup/operator.js'
 import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const SHARED = 'f2b-central-shared'
@@ -131,6 +132,37 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await f2b.bannedIps(SHARED)).toContain(twice)
     // Nothing more to end: the sweep moved on.
     expect((await readdb()).stdout).toBe('')
+  })
+
+  // The same for a fleet ban that runs out: the ban the shared jail holds an address for ends
+  // while a later one, recorded 2 (the shared jail held it already), still names it; once the
+  // sweep mark has moved past the first, the end of the second must take the address out.
+  it('a local ban ends when the last fleet ban naming it ends, also one that found it already in the shared jail (2)', async () => {
+    const ip = '203.0.113.46'
+    const other = '203.0.113.47'
+    const banOf = async (address: string, jail: string) =>
+      Number((await central.db.selectFrom('bans').select('id').where('ip', '=', address).where('jail', '=', jail).executeTakeFirstOrThrow()).id)
+    const statusesOf = async (id: number) =>
+      (await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'db-1').execute()).map((r) => Number(r.status))
+    for (const address of [ip, other]) expect((await add2db(address)).code).toBe(0)
+    expect((await readdb()).code).toBe(0)
+    await f2b.waitForBan(SHARED, ip)
+    await f2b.waitForBan(SHARED, other)
+    expect(await runProgram(BIN.add2db, ['--config', reporter2, '--jail', 'nginx', '--ip', ip])).toMatchObject({ code: 0, stderr: '' })
+    expect((await readdb()).code).toBe(0)
+    const [first, second, alone] = [await banOf(ip, 'sshd'), await banOf(ip, 'nginx'), await banOf(other, 'sshd')]
+    expect(await statusesOf(second)).toEqual([BanStatus.AlreadyBanned])
+
+    // The first ban of each runs out (moved to its start rather than waited out): `other` leaves, which moves the mark; `ip` stays for the second.
+    await central.db.updateTable('bans').set({ expires_at: sql`created_at` }).where('id', 'in', [first, alone]).execute()
+    expect(JSON.parse((await readdb()).stdout)).toMatchObject({ endedLocally: 1 })
+    expect(await f2b.bannedIps(SHARED)).not.toContain(other)
+    expect(await f2b.bannedIps(SHARED)).toContain(ip)
+
+    // The second runs out now, after the mark.
+    await central.db.updateTable('bans').set({ expires_at: at(0) }).where('id', '=', second).execute()
+    expect((await readdb()).stdout).toMatch(/"endedLocally":1\b/)
+    expect(await f2b.bannedIps(SHARED)).not.toContain(ip)
   })
 
   it('with fail2ban.unbanAllJails an unban also takes the address out of every local jail', async () => {

@@ -10,7 +10,7 @@ import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { addHostAccount, connectAs, dropAccounts, hostAccountConfig, type HostAccount } from './setup/host-accounts.js'
-import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
+import { BIN, runProgram, writeOperatorConfig } from './setup/programs.js'
 
 const DENIED = /^ER_(TABLEACCESS|COLUMNACCESS|DBACCESS|SPECIFIC_ACCESS|PROCACCESS)_DENIED/
 
