@@ -225,6 +225,10 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
         fail2ban: h === 'c' ? { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
         extra: { readdb: { schedule: '* * * * * *' } },
       })
+    }
+    // Only then the daemons: writing a config may run `hosts add`, which blocks this process,
+    // and with it the database forwarder a running daemon talks through.
+    for (const h of HOSTS) {
       const argv = [NODE, BIN.readdb, '--config', configs[h], '--daemon']
       daemons[h] = new Daemon(h, lan ? lan.spawn(h, argv) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }))
     }

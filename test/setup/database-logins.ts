@@ -27,7 +27,8 @@ interface DatabaseAccounts {
   readonly dir: string
   readonly tag: string
   readonly operator: DatabaseLogin & { readonly config: string }
-  readonly hosts: Map<string, DatabaseLogin>
+  /** By host name: made once per database, reused by every config written for that host. */
+  readonly hosts: Map<string, Omit<DatabaseLogin, 'url'>>
 }
 
 const byDatabase = new Map<string, DatabaseAccounts>()
@@ -104,7 +105,7 @@ export function hostLogin(url: string, host: string): DatabaseLogin | undefined 
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
       throw new Error(`test setup: \`f2b-central hosts add ${host}\` failed (is the test database migrated?): ${stderr || String(err)}`)
     }
-    login = { user, passwordFile, url: '' }
+    login = { user, passwordFile }
     accounts.hosts.set(host, login)
   }
   return { ...login, url: withUser(url, login.user) }

@@ -48,10 +48,12 @@ export function standInClient(sharedJail = 'f2b-central-shared'): string[] {
  * `fail2ban.database` but no `fail2ban.client` gets the stand-in client: its fail2ban is a
  * state file, with no server to ask. On a MySQL test database (its root URL), the host logs in
  * with its own account, made with `f2b-central hosts add` (database-logins.ts), as a real host
- * does; a test that names another URL or `database.url` keeps it.
+ * does; a test that names another URL or `database.url` keeps it. The first config of a host
+ * waits for `hosts add` synchronously: write configs before starting a program that talks
+ * through an in-process proxy or forwarder, which would be held up meanwhile.
  */
 export function writeHostConfig(o: HostConfigOptions): string {
-  const host = ((o.extra?.host as { name?: string } | undefined)?.name ?? o.name) as string
+  const host = (o.extra?.host as { name?: string } | undefined)?.name ?? o.name
   return writeConfig(o, () => hostLogin(o.dbUrl, host))
 }
 
