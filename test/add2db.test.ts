@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 describe.each(dialects())('%s: add2db', (dialect) => {
   let tdb: TestDatabase
@@ -73,7 +73,9 @@ describe.each(dialects())('%s: add2db', (dialect) => {
   it('refuses an unmigrated database with exit 1 and the command to run, keeping the ban in the spool', async () => {
     const other = await createTestDatabase(dialect)
     try {
-      const cfg = writeHostConfig({ dir: other.dir, name: 'web-2', dbUrl: other.url })
+      // No host account can exist before `migrate` (`hosts add` needs the schema): on MySQL the
+      // operator's account stands in for a host set up too early.
+      const cfg = writeOperatorConfig({ dir: other.dir, name: 'web-2', dbUrl: other.url })
       const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.9'])
       expect(r.code).toBe(1)
       expect(r.stderr).toMatch(/^add2db: error: ban kept in the local spool \(.*web-2-spool\/.*\.ban\.json\): the database has no f2b-central schema \(run `f2b-central migrate` first\); the next add2db or readdb that reaches the database ships it\n$/)

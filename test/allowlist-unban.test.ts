@@ -14,7 +14,8 @@ import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { at } from './setup/operator.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const SHARED = 'f2b-central-shared'
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
@@ -25,6 +26,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
   let f2b: Fail2banServer
   let host: string
   let reporter: string
+  let reporter2: string
   let operator: string
 
   beforeAll(async () => {
@@ -42,7 +44,8 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     })
     host = writeHostConfig({ dir: tdb.dir, name: 'db-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
     reporter = writeHostConfig({ dir: tdb.dir, name: 'web-1', dbUrl: tdb.url, extra: { allowlist: ['192.0.2.128/25'] } })
-    operator = writeHostConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
+    reporter2 = writeHostConfig({ dir: tdb.dir, name: 'web-2', dbUrl: tdb.url })
+    operator = writeOperatorConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
     expect((await readdb()).code).toBe(0)
   }, 60_000)
   afterAll(async () => {
@@ -80,13 +83,45 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await stored('2001:db8:40::1')).toBe(1)
   })
 
+  // `unban` ends every active ban of the address at once, so a revoked and an active ban of one
+  // address meet in a host's poll when the address is reported again after the unban and before
+  // that host polls. The host must then keep it banned (stillBanned in poll.ts), and take it
+  // out only once an unban has ended the last ban naming it.
+  it("an operator's unban takes the address out of the shared jail only when no other active ban still names it", async () => {
+    const ip = '203.0.113.45'
+    const bansOfIp = () => central.db.selectFrom('bans').select(['id', 'revoked_at']).where('ip', '=', ip).orderBy('id').execute()
+    const statusesOf = async (id: number) =>
+      (await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'db-1').execute()).map((r) => Number(r.status))
+    expect((await add2db(ip)).code).toBe(0)
+    expect((await readdb()).code).toBe(0)
+    await f2b.waitForBan(SHARED, ip)
+
+    expect((await cli('unban', ip)).stdout).toMatch(/^203\.0\.113\.45\/32: ended 1 active ban/)
+    // web-2 sees the same address attack it and reports it again, in another jail, before db-1 polls.
+    expect(await runProgram(BIN.add2db, ['--config', reporter2, '--jail', 'nginx', '--ip', ip])).toMatchObject({ code: 0, stderr: '' })
+    const [ended, again] = await bansOfIp()
+    expect(ended?.revoked_at).not.toBeNull()
+    expect(again?.revoked_at).toBeNull()
+
+    expect((await readdb()).code).toBe(0)
+    expect(await statusesOf(ended!.id)).toEqual([BanStatus.Removed])
+    expect([BanStatus.Added, BanStatus.AlreadyBanned]).toContain((await statusesOf(again!.id))[0])
+    // readdb has exited: any unban it made has been done by fail2ban-client already.
+    expect(await f2b.bannedIps(SHARED)).toContain(ip)
+
+    expect((await cli('unban', ip)).stdout).toMatch(/^203\.0\.113\.45\/32: ended 1 active ban/)
+    expect((await readdb()).code).toBe(0)
+    expect(await statusesOf(again!.id)).toEqual([BanStatus.Removed])
+    expect(await f2b.bannedIps(SHARED)).not.toContain(ip)
+  })
+
   it('a local ban ends when the fleet ban ends, unless another active ban still names the address', async () => {
     const short = '203.0.113.42'
     const twice = '203.0.113.43'
     // Long enough to be applied first on a slow machine, short enough to wait out.
     expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', short, '--bantime', '8'])).code).toBe(0)
     expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', twice, '--bantime', '8'])).code).toBe(0)
-    expect((await runProgram(BIN.add2db, ['--config', operator, '--jail', 'nginx', '--ip', twice, '--bantime', '3600'])).code).toBe(0)
+    expect((await runProgram(BIN.add2db, ['--config', reporter2, '--jail', 'nginx', '--ip', twice, '--bantime', '3600'])).code).toBe(0)
     expect((await readdb()).code).toBe(0)
     await f2b.waitForBan(SHARED, short)
     await f2b.waitForBan(SHARED, twice)
@@ -97,6 +132,37 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await f2b.bannedIps(SHARED)).toContain(twice)
     // Nothing more to end: the sweep moved on.
     expect((await readdb()).stdout).toBe('')
+  })
+
+  // The same for a fleet ban that runs out: the ban the shared jail holds an address for ends
+  // while a later one, recorded 2 (the shared jail held it already), still names it; once the
+  // sweep mark has moved past the first, the end of the second must take the address out.
+  it('a local ban ends when the last fleet ban naming it ends, also one that found it already in the shared jail (2)', async () => {
+    const ip = '203.0.113.46'
+    const other = '203.0.113.47'
+    const banOf = async (address: string, jail: string) =>
+      Number((await central.db.selectFrom('bans').select('id').where('ip', '=', address).where('jail', '=', jail).executeTakeFirstOrThrow()).id)
+    const statusesOf = async (id: number) =>
+      (await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'db-1').execute()).map((r) => Number(r.status))
+    for (const address of [ip, other]) expect((await add2db(address)).code).toBe(0)
+    expect((await readdb()).code).toBe(0)
+    await f2b.waitForBan(SHARED, ip)
+    await f2b.waitForBan(SHARED, other)
+    expect(await runProgram(BIN.add2db, ['--config', reporter2, '--jail', 'nginx', '--ip', ip])).toMatchObject({ code: 0, stderr: '' })
+    expect((await readdb()).code).toBe(0)
+    const [first, second, alone] = [await banOf(ip, 'sshd'), await banOf(ip, 'nginx'), await banOf(other, 'sshd')]
+    expect(await statusesOf(second)).toEqual([BanStatus.AlreadyBanned])
+
+    // The first ban of each runs out (moved to its start rather than waited out): `other` leaves, which moves the mark; `ip` stays for the second.
+    await central.db.updateTable('bans').set({ expires_at: sql`created_at` }).where('id', 'in', [first, alone]).execute()
+    expect(JSON.parse((await readdb()).stdout)).toMatchObject({ endedLocally: 1 })
+    expect(await f2b.bannedIps(SHARED)).not.toContain(other)
+    expect(await f2b.bannedIps(SHARED)).toContain(ip)
+
+    // The second runs out now, after the mark.
+    await central.db.updateTable('bans').set({ expires_at: at(0) }).where('id', '=', second).execute()
+    expect((await readdb()).stdout).toMatch(/"endedLocally":1\b/)
+    expect(await f2b.bannedIps(SHARED)).not.toContain(ip)
   })
 
   it('with fail2ban.unbanAllJails an unban also takes the address out of every local jail', async () => {

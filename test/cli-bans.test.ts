@@ -7,7 +7,7 @@ import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { toDbTime } from '@f2b-central/core/time/db-time'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { DAY, HOUR, MINUTE, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 interface ListedBan {
   id: number
@@ -36,7 +36,7 @@ describe.each(dialects())('%s: f2b-central bans', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     const { 'web-1': w1 = 0, 'web-2': w2 = 0, 'web-3': w3 = 0 } = await seedHosts(central, [{ name: 'web-1' }, { name: 'web-2' }, { name: 'web-3' }])
     const old = await seedBan(central, { ip: '203.0.113.7', reporterId: w1, created: -3 * DAY, expires: -2 * DAY })
     await seedStatus(central, old, w1, BanStatus.Added, { updated: -3 * DAY })

@@ -6,7 +6,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { DAY, HOUR, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 describe.each(dialects())('%s: f2b-central expire', (dialect) => {
   let tdb: TestDatabase
@@ -23,7 +23,7 @@ describe.each(dialects())('%s: f2b-central expire', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     h = await seedHosts(central, [{ name: 'a' }, { name: 'b' }, { name: 'c' }])
     const { a = 0, b = 0, c = 0 } = h
     bansOf.expired = await seedBan(central, { ip: '203.0.113.1', reporterId: a, created: -2 * DAY, expires: -HOUR })

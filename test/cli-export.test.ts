@@ -12,7 +12,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { requirePrograms } from '../scripts/test-machine.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { DAY, HOUR, runCli, seedBan, seedHosts } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 const V4 = ['192.0.2.9', '198.51.100.200', '203.0.113.7']
 // Each family in the order of the stored text (the list is read page by page in that order).
@@ -39,7 +39,7 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     const { a = 0 } = await seedHosts(central, [{ name: 'a' }])
     // Inserted out of order, one address twice (one of its bans permanent).
     for (const ip of [...V6].reverse()) await seedBan(central, { ip, reporterId: a, created: -HOUR, expires: HOUR })

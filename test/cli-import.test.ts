@@ -9,7 +9,7 @@ import { fromDbTime, toDbTime } from '@f2b-central/core/time/db-time'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { adminConnection, createMysqlDatabase } from './setup/mariadb.js'
 import { DAY, runCli } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 const LIST = [
   '# persistent bans, one address a line (as /etc/shitlist)',
@@ -60,7 +60,7 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     listFile = join(tdb.dir, 'shitlist')
     writeFileSync(listFile, LIST)
   })

@@ -7,7 +7,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { DAY, HOUR, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 describe.each(dialects())('%s: f2b-central purge', (dialect) => {
   let tdb: TestDatabase
@@ -21,7 +21,7 @@ describe.each(dialects())('%s: f2b-central purge', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     const { a = 0, b = 0 } = await seedHosts(central, [{ name: 'a' }, { name: 'b' }])
     const seed = async (ip: string, created: number, expires: number | null) => {
       const id = await seedBan(central, { ip, reporterId: a, created, expires })

@@ -10,7 +10,7 @@ import { fromDbTime } from '@f2b-central/core/time/db-time'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { runCli, seedBan, seedHosts } from './setup/operator.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 describe.each(dialects())('%s: f2b-central simulate', (dialect) => {
   let tdb: TestDatabase
@@ -25,7 +25,7 @@ describe.each(dialects())('%s: f2b-central simulate', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    opsConfig = writeHostConfig({ dir: tdb.dir, name: 'web-1', dbUrl: tdb.url })
+    opsConfig = writeOperatorConfig({ dir: tdb.dir, name: 'web-1', dbUrl: tdb.url })
     const f2bDb = join(tdb.dir, 'web-2-fail2ban.sqlite3')
     createFail2banStateDb(f2bDb)
     sharedLog = join(tdb.dir, 'web-2-shared.log')

@@ -7,7 +7,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { at, DAY, HOUR, MINUTE, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
-import { writeHostConfig } from './setup/programs.js'
+import { writeOperatorConfig } from './setup/programs.js'
 
 const ENOSPC = 'cannot append to shared log /var/log/f2b-central/shared.log: ENOSPC: no space left on device, write'
 
@@ -21,7 +21,7 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
-    config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
     ids = await seedHosts(central, [
       { name: 'web-1', seen: 0, cursor: 3 },
       { name: 'web-2', seen: -HOUR, cursor: 0 },

@@ -14,7 +14,7 @@ import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { adminConnection } from './setup/mariadb.js'
 import { runCli } from './setup/operator.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const NOBODY = 65534
 // Nothing listens on port 1: the database is "down" at once, whatever the dialect under test.
@@ -81,7 +81,7 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
     })
 
     it('a --password-file owned by another user, or a link in its place, is refused before any database is reached', async () => {
-      const config = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+      const config = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url })
       const theirs = privateFile('their-password', 'secret\n')
       chownSync(theirs, NOBODY, NOBODY)
       const legacy = ['import', '--legacy', '--from', DOWN_URL, '--config', config, '--password-file']
@@ -96,7 +96,7 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
     })
 
     it.runIf(dialect === 'mysql')('hosts add with a --password-file owned by another user creates no account', async () => {
-      const config = writeHostConfig({ dir: tdb.dir, name: 'operator', dbUrl: tdb.url })
+      const config = writeOperatorConfig({ dir: tdb.dir, name: 'operator', dbUrl: tdb.url })
       const theirs = privateFile('their-host-password', 'chosen-by-them\n')
       chownSync(theirs, NOBODY, NOBODY)
       const account = `f2b_t${randomUUID().slice(0, 8)}`

@@ -225,10 +225,15 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
         fail2ban: h === 'c' ? { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED, recentBanFraction: 0.99 } : { client: s.clientArgv(), sharedJail: SHARED },
         extra: { readdb: { schedule: '* * * * * *' } },
       })
+    }
+    // Only then the daemons: writing a config may run `hosts add`, which blocks this process,
+    // and with it the database forwarder a running daemon talks through.
+    for (const h of HOSTS) {
       const argv = [NODE, BIN.readdb, '--config', configs[h], '--daemon']
       daemons[h] = new Daemon(h, lan ? lan.spawn(h, argv) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }))
     }
-    // Every host registers on its first poll, before any attack, as a running fleet would have.
+    // Every host is registered before any attack, as in a running fleet: on MySQL by `hosts add`
+    // (its account, made by writeHostConfig), on SQLite by its first poll.
     await waitUntil(
       'every readdb daemon to register its host',
       async () => {

@@ -10,7 +10,7 @@ import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { addHostAccount, connectAs, dropAccounts, hostAccountConfig, type HostAccount } from './setup/host-accounts.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeOperatorConfig } from './setup/programs.js'
 
 const DENIED = /^ER_(TABLEACCESS|COLUMNACCESS|DBACCESS|SPECIFIC_ACCESS|PROCACCESS)_DENIED/
 
@@ -25,7 +25,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
   beforeAll(async () => {
     tdb = await createTestDatabase('mysql')
     central = await tdb.openMigrated()
-    operator = writeHostConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
+    operator = writeOperatorConfig({ dir: tdb.dir, name: 'ops-1', dbUrl: tdb.url })
     for (const k of ['a', 'b', 'c'] as const) {
       accounts[k] = await addHostAccount(operator, tdb.dir, tdb.url, `web-${k}`)
       const f2bDb = join(tdb.dir, `web-${k}-fail2ban.sqlite3`)
@@ -68,7 +68,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     const own = await runProgram(BIN.cli, ['check', '--config', configs.a])
     expect(own.stdout).toMatch(new RegExp(`^OK +database: .* reachable, schema up to date, account ${accounts.a.user} speaks for this host$`, 'm'))
     const unbound = await runProgram(BIN.cli, ['check', '--config', operator])
-    expect(unbound.stdout).toMatch(/^OK +database: .*; warning: account root is not bound to a host, so it can write for any host \(run `f2b-central hosts add ops-1/m)
+    expect(unbound.stdout).toMatch(new RegExp(`^OK +database: .*; warning: account ${tdb.operator!.user} is not bound to a host, so it can write for any host \\(run \`f2b-central hosts add ops-1`, 'm'))
   })
 
   it('hosts report and poll with their own accounts: a ban from B reaches A and C', async () => {

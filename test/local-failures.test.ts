@@ -11,7 +11,7 @@ import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer } from './setup/fail2ban-server.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const SHARED = 'f2b-central-shared'
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
@@ -72,7 +72,7 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
     viaDb = writeHostConfig({ dir: tdb.dir, name: 'lf-db', dbUrl: tdb.url, sharedLog, fail2ban: { client: f2b.clientArgv(), database: f2b.dbFile, sharedJail: SHARED } })
     // Ban state through fail2ban-client.
     viaClient = writeHostConfig({ dir: tdb.dir, name: 'lf-client', dbUrl: tdb.url, sharedLog, fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
-    operator = writeHostConfig({ dir: tdb.dir, name: 'lf-ops', dbUrl: tdb.url })
+    operator = writeOperatorConfig({ dir: tdb.dir, name: 'lf-ops', dbUrl: tdb.url })
     expect((await readdb(viaDb)).code).toBe(0)
     expect((await readdb(viaClient)).code).toBe(0)
   }, 60_000)

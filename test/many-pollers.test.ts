@@ -25,7 +25,10 @@ describe.runIf(dialects().includes('mysql'))(`mysql: ${HOSTS} hosts polling whil
   beforeAll(async () => {
     tdb = await createTestDatabase('mysql')
     await (await tdb.openMigrated()).close()
-    // One pool shared by every simulated host: 30 sessions, well under max_connections.
+    // One pool shared by every simulated host: 30 sessions, well under max_connections. As
+    // root, the one exception to "each host its own account" (test/setup/database-logins.ts):
+    // an account speaks for one host only, and a thousand accounts with a pool each would not
+    // fit. An unbound account goes through the same host routines, naming the host itself.
     const opened = await openDatabase(parseDatabaseUrl(tdb.url), { timeoutMs: 10_000, connectionLimit: 30 })
     central = { ...opened, adapter: { ...opened.adapter, isRetryable: countRetries(opened.adapter.isRetryable) }, close: () => opened.close() }
   })

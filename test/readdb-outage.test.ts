@@ -37,7 +37,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb through a database o
     try {
       const r = await runProgram(BIN.readdb, ['--config', config])
       expect(r.code).toBe(1)
-      expect(r.stderr).toMatch(/^readdb: database mysql:\/\/root@127\.0\.0\.1:\d+\/f2b_test_\w+: .+\n$/)
+      expect(r.stderr).toMatch(/^readdb: database mysql:\/\/\w+@127\.0\.0\.1:\d+\/f2b_test_\w+: .+\n$/)
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
     } finally {
       proxy.restore()
@@ -144,7 +144,8 @@ describe.runIf(dialects().includes('mysql'))('mysql: a poll that cannot finish',
       const lastFinished = upToFailure.findLastIndex((l) => /"msg":"poll[":]/.test(l))
       const skipped = upToFailure.slice(lastFinished + 1).filter((l) => l.includes('tick skipped: previous poll still running for'))
       expect(skipped).toHaveLength(1)
-      expect(skipped[0]).toMatch(/"level":40,.*"runningSeconds":[12],.*"msg":"tick skipped: previous poll still running for [12]s"/)
+      // How long it had run at the first skipped tick depends on when in a tick the loaded machine started it: 0-2 s.
+      expect(skipped[0]).toMatch(/"level":40,.*"runningSeconds":[0-2],.*"msg":"tick skipped: previous poll still running for [0-2]s"/)
       // the next attempts fail too (no handshake within database.timeoutSeconds), and the daemon lives on
       await waitUntil('a second failed poll', () => lines().slice(seen).filter((l) => l.includes('"msg":"poll failed"')).length >= 2, 10_000)
       expect(child.exitCode).toBeNull()

@@ -6,7 +6,7 @@ import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createFail2banStateDb } from '../scripts/fail2ban-state-db.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
-import { BIN, runProgram, startDaemon, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, startDaemon, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
 
@@ -14,14 +14,16 @@ describe.each(dialects())('%s: readdb and f2b-central migrate', (dialect) => {
   let tdb: TestDatabase
   let central: CentralDb
   let config: string
+  let operator: string
   let sharedLog: string
+  let f2bDb: string
 
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
-    const f2bDb = join(tdb.dir, 'fail2ban.sqlite3')
+    f2bDb = join(tdb.dir, 'fail2ban.sqlite3')
     createFail2banStateDb(f2bDb)
     sharedLog = join(tdb.dir, 'shared.log')
-    config = writeHostConfig({ dir: tdb.dir, name: 'db-1', dbUrl: tdb.url, sharedLog, fail2ban: { database: f2bDb }, extra: { readdb: { schedule: '* * * * * *' } } })
+    operator = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url, sharedLog, fail2ban: { database: f2bDb } })
   })
   afterAll(async () => {
     await central?.close()
@@ -29,17 +31,20 @@ describe.each(dialects())('%s: readdb and f2b-central migrate', (dialect) => {
   })
 
   it('readdb refuses an unmigrated database, then `f2b-central migrate` creates the schema', async () => {
-    const refused = await runProgram(BIN.readdb, ['--config', config])
+    // No host account can exist before `migrate` (`hosts add` needs the schema): on MySQL the
+    // operator's account stands in for a host set up too early.
+    const refused = await runProgram(BIN.readdb, ['--config', operator])
     expect(refused).toMatchObject({ code: 1, stderr: 'readdb: the database has no f2b-central schema (run `f2b-central migrate` first)\n' })
-    const status = await runProgram(BIN.cli, ['migrate', '--status', '--config', config])
+    const status = await runProgram(BIN.cli, ['migrate', '--status', '--config', operator])
     expect(status.stdout).toBe('pending  0001-initial-schema\npending  0002-allowlist-unban-report-key\npending  0003-flood-guard-count\npending  0004-host-addresses\npending  0005-local-expiry-sweep\npending  0006-host-accounts\npending  0007-held-bans\n')
-    const migrated = await runProgram(BIN.cli, ['migrate', '--config', config])
+    const migrated = await runProgram(BIN.cli, ['migrate', '--config', operator])
     expect(migrated.code).toBe(0)
     expect(migrated.stdout).toMatch(/: applied 0001-initial-schema\n.*: applied 0002-allowlist-unban-report-key\n.*: applied 0003-flood-guard-count\n.*: applied 0004-host-addresses\n.*: applied 0005-local-expiry-sweep\n.*: applied 0006-host-accounts\n.*: applied 0007-held-bans\n$/)
     expect(migrated.stdout).not.toMatch(/password/)
-    const again = await runProgram(BIN.cli, ['migrate', '--config', config])
+    const again = await runProgram(BIN.cli, ['migrate', '--config', operator])
     expect(again.stdout).toMatch(/schema is up to date/)
     central = await tdb.open()
+    config = writeHostConfig({ dir: tdb.dir, name: 'db-1', dbUrl: tdb.url, sharedLog, fail2ban: { database: f2bDb }, extra: { readdb: { schedule: '* * * * * *' } } })
   })
 
   it('one-shot: applies pending bans, logs one JSON line, and stays silent when idle', async () => {

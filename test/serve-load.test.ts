@@ -13,7 +13,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { EXPORT_PAGE } from '@f2b-central/core/fleet/export-addresses'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { seedHosts } from './setup/operator.js'
-import { addToken, http, startServeProcess, writeServeConfig, type HttpResult, type ServeProcess } from './setup/serve.js'
+import { addToken, createServeAccount, http, startServeProcess, writeServeConfig, type HttpResult, type ServeProcess } from './setup/serve.js'
 
 const INITIAL = 2 * EXPORT_PAGE + 1500
 // Bans are added in batches for as long as the clients pull (at most MAX_BATCHES).
@@ -39,6 +39,7 @@ describe(`${dialect}: serve under load`, () => {
   let serve: ServeProcess
   let token: string
   let reporter = 0
+  let dropAccount = async () => {}
   const initial = Array.from({ length: INITIAL }, (_, i) => initialIp(i + 1))
 
   beforeAll(async () => {
@@ -47,12 +48,16 @@ describe(`${dialect}: serve under load`, () => {
     reporter = (await seedHosts(central, [{ name: 'web-1' }]))['web-1']!
     expect(new Set(initial).size).toBe(INITIAL)
     await insertBans(central, reporter, initial)
-    const config = writeServeConfig({ dir: tdb.dir, dbUrl: tdb.url })
+    // MariaDB: the shipped SELECT-only account of sql/serve-grants.sql, as in production.
+    const account = dialect === 'mysql' ? await createServeAccount(tdb.url, tdb.dir) : undefined
+    dropAccount = account?.drop ?? dropAccount
+    const config = writeServeConfig({ dir: tdb.dir, dbUrl: account?.url ?? tdb.url, passwordFile: account?.passwordFile })
     token = await addToken(join(tdb.dir, 'serve-tokens'), 'load')
     serve = await startServeProcess(config)
   })
   afterAll(async () => {
     await serve?.stop('SIGKILL')
+    await dropAccount()
     await central?.close()
     await tdb?.drop()
   })

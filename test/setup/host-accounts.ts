@@ -1,10 +1,13 @@
-// Per-host database accounts for tests, made the way an admin makes them: `f2b-central hosts
-// add` run with the operator account. Account names are server-wide in MySQL, so each carries
-// a per-run suffix; dropAccounts removes them.
+// Per-host database accounts a test makes and names itself (test/host-identity.test.ts), the
+// way an admin makes them: `f2b-central hosts add` run with the operator account. Every other
+// test gets its hosts' accounts from writeHostConfig (database-logins.ts). Account names are
+// server-wide in MySQL, so each carries this run's prefix and a per-file suffix; dropAccounts
+// removes them (the global teardown too, if the file dies first).
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { createConnection, type Connection } from 'mysql2/promise'
 import { readFileSync } from 'node:fs'
+import { accountPrefix } from './database-logins.js'
 import { adminConnection } from './mariadb.js'
 import { BIN, runProgram, writeHostConfig, type HostConfigOptions } from './programs.js'
 
@@ -20,7 +23,7 @@ const suffix = randomBytes(3).toString('hex')
 
 /** `f2b-central hosts add NAME` with the operator's config; throws with its output when it fails. */
 export async function addHostAccount(operatorConfig: string, dir: string, dbUrl: string, host: string): Promise<HostAccount> {
-  const user = `t${suffix}_${host.replace(/[^A-Za-z0-9]/g, '_')}`.slice(0, 32)
+  const user = `${accountPrefix()}${suffix}_${host.replace(/[^A-Za-z0-9]/g, '_')}`.slice(0, 32)
   const passwordFile = join(dir, `${host}.db-password`)
   const r = await runProgram(BIN.cli, ['hosts', 'add', host, '--account', user, '--from', '127.0.0.1', '--password-file', passwordFile, '--config', operatorConfig])
   if (r.code !== 0) throw new Error(`hosts add ${host} failed (${r.code}): ${r.stderr}`)

@@ -42,3 +42,14 @@ export async function createMysqlDatabase(): Promise<{ url: string; name: string
     },
   }
 }
+
+/** Drop every account whose name starts with `prefix` (the global teardown's safety net). */
+export async function dropAccountsWithPrefix(prefix: string): Promise<void> {
+  const admin = await adminConnection()
+  try {
+    const [rows] = (await admin.query('SELECT User AS user, Host AS host FROM mysql.user WHERE User LIKE ?', [`${prefix}%`])) as unknown as [{ user: string; host: string }[]]
+    for (const r of rows) await admin.query('DROP USER IF EXISTS ?@?', [r.user, r.host])
+  } finally {
+    await admin.end()
+  }
+}

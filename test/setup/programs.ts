@@ -1,14 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { BIN, ROOT } from './bins.js'
+import { hostLogin, operatorLogin, type DatabaseLogin } from './database-logins.js'
 
-export const ROOT = resolve(import.meta.dirname, '..', '..')
-export const BIN = {
-  add2db: join(ROOT, 'packages/add2db/bin/add2db.cjs'),
-  readdb: join(ROOT, 'packages/readdb/bin/readdb.js'),
-  cli: join(ROOT, 'packages/cli/bin/f2b-central.js'),
-}
+export { BIN, ROOT }
 
 export interface RunResult {
   code: number
@@ -49,14 +46,32 @@ export function standInClient(sharedJail = 'f2b-central-shared'): string[] {
 /**
  * Write a host's config.yml, as an admin would, and return its path. A host given
  * `fail2ban.database` but no `fail2ban.client` gets the stand-in client: its fail2ban is a
- * state file, with no server to ask.
+ * state file, with no server to ask. On a MySQL test database (its root URL), the host logs in
+ * with its own account, made with `f2b-central hosts add` (database-logins.ts), as a real host
+ * does; a test that names another URL or `database.url` keeps it. The first config of a host
+ * waits for `hosts add` synchronously: write configs before starting a program that talks
+ * through an in-process proxy or forwarder, which would be held up meanwhile.
  */
 export function writeHostConfig(o: HostConfigOptions): string {
+  const host = (o.extra?.host as { name?: string } | undefined)?.name ?? o.name
+  return writeConfig(o, () => hostLogin(o.dbUrl, host))
+}
+
+/**
+ * The operator's config.yml (for `f2b-central` commands other than a host's own `check`): on
+ * a MySQL test database, the non-root account of sql/grants.sql; on SQLite, the file.
+ */
+export function writeOperatorConfig(o: Omit<HostConfigOptions, 'name'> & { name?: string }): string {
+  return writeConfig({ ...o, name: o.name ?? 'ops' }, () => operatorLogin(o.dbUrl))
+}
+
+function writeConfig(o: HostConfigOptions, login: () => DatabaseLogin | undefined): string {
   const path = join(o.dir, `${o.name}.yml`)
   const { database, readdb, spool, ...rest } = (o.extra ?? {}) as { database?: Record<string, unknown>; readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
   const standIn = o.fail2ban?.database !== undefined && o.fail2ban.client === undefined ? { client: standInClient(o.fail2ban.sharedJail as string | undefined) } : {}
+  const account = database?.url === undefined ? login() : undefined
   const doc = {
-    database: { url: o.dbUrl, timeoutSeconds: 3, ...database },
+    database: { url: account?.url ?? o.dbUrl, ...(account ? { passwordFile: account.passwordFile } : {}), timeoutSeconds: 3, ...database },
     host: { name: o.name },
     fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...standIn, ...o.fail2ban },
     // Each test host gets its own lock file: the default in /run would make test hosts exclude each other.

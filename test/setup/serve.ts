@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { accountPrefix } from './database-logins.js'
 import { adminConnection } from './mariadb.js'
 import { BIN, ROOT } from './programs.js'
 
@@ -37,7 +38,8 @@ export function writeServeConfig(o: ServeConfigOptions): string {
 export async function createServeAccount(url: string, dir: string): Promise<{ url: string; passwordFile: string; drop(): Promise<void> }> {
   const u = new URL(url)
   const database = u.pathname.slice(1)
-  const user = `f2b_serve_${randomBytes(3).toString('hex')}`
+  // This run's prefix: the global teardown drops it if the test file dies before its own drop.
+  const user = `${accountPrefix()}${randomBytes(3).toString('hex')}_serve`
   const password = randomBytes(12).toString('hex')
   const text = readFileSync(join(ROOT, 'sql/serve-grants.sql'), 'utf8')
     .replaceAll('f2b_central', database)

@@ -108,7 +108,7 @@ describe('decide', () => {
     expect(decisions[0]?.error).toMatch(reason)
   })
 
-  it('skips allowlisted addresses (6), and an operator\'s unban gives 4, taking out of the jail only what this host applied', () => {
+  it('skips allowlisted addresses (6), and an operator\'s unban gives 4, taking out of the jail only what this host applied or found already banned', () => {
     const allowlist = new NetworkSet([parseNetwork('203.0.113.0/24')])
     const bans = [
       ban('203.0.113.9'),
@@ -117,10 +117,12 @@ describe('decide', () => {
       // An unban that failed last poll: kept pending with the error, tried again.
       ban('198.51.100.3', { revoked: true, status: BanStatus.Pending, error: 'cannot unban locally: …' }),
       ban('198.51.100.4', { revoked: true, status: BanStatus.Pending }),
+      // Found already in an all-ports jail: the shared jail may hold it for an earlier fleet ban.
+      ban('198.51.100.5', { revoked: true, status: BanStatus.AlreadyBanned }),
     ]
     const { decisions, lines, unban } = decide({ bans, local: new Map(), recentBanFraction: 0.4, now, allowlist })
-    expect(decisions.map((d) => d.status)).toEqual([BanStatus.Allowlisted, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed])
+    expect(decisions.map((d) => d.status)).toEqual([BanStatus.Allowlisted, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed, BanStatus.Removed])
     expect(lines).toEqual([])
-    expect(unban).toEqual(['198.51.100.1', '198.51.100.3'])
+    expect(unban).toEqual(['198.51.100.1', '198.51.100.3', '198.51.100.5'])
   })
 })

@@ -94,11 +94,15 @@ export function decide(input: DecideInput): DecideOutput {
 }
 
 /**
- * An operator's unban must take this ban out of the local jail: this host applied it (1),
- * or an earlier attempt failed and left it pending with the error (0 with an error).
+ * An operator's unban must take this ban out of the local jail: this host applied it (1);
+ * or found it already held by an all-ports jail (2), which, when that jail is the shared one,
+ * only the fleet put there, by an earlier ban of the address whose own unban left it in
+ * because this ban still named it (stillBanned in poll.ts), so nothing else would ever take it
+ * out (an unban of a jail that does not hold the address does nothing); or an earlier attempt
+ * failed and left it pending with the error (0 with an error).
  */
 export function owesLocalUnban(ban: PendingBan): boolean {
-  return ban.status === BanStatus.Added || (ban.status === BanStatus.Pending && ban.error !== null)
+  return ban.status === BanStatus.Added || ban.status === BanStatus.AlreadyBanned || (ban.status === BanStatus.Pending && ban.error !== null)
 }
 
 /**

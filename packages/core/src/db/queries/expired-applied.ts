@@ -5,7 +5,7 @@ import { isActiveBan } from './active-ban.js'
 
 const CHUNK = 500
 
-/** A ban this host applied (status 1) whose fleet ban ran out, as the sweep pages through them. */
+/** A ban this host applied or found already banned (status 1 or 2) whose fleet ban ran out, as the sweep pages through them. */
 export interface ExpiredApplied {
   readonly banId: number
   readonly ip: string
@@ -23,7 +23,9 @@ export interface ExpiredRange {
 }
 
 /**
- * Up to `limit` bans this host applied (status 1) whose fleet ban expired in (`since`,
+ * Up to `limit` bans this host applied (status 1) or found already banned (2: when that was
+ * the shared jail, only the fleet put it there, for an earlier ban of the address whose own
+ * end left it in because this one still named it) whose fleet ban expired in (`since`,
  * `until`], in (expires_at, id) order after `after`: a range on `bans.expires_at` (whose
  * index also orders by id) joined to the status primary key, so a page costs what it
  * returns, however many expired together.
@@ -34,7 +36,7 @@ export async function findExpiredApplied(db: Db, hostId: number, range: ExpiredR
     .selectFrom('bans as b')
     .innerJoin('ban_status as s', (j) => j.onRef('s.ban_id', '=', 'b.id').on('s.host_id', '=', hostId))
     .select(['b.id', 'b.ip', 'b.expires_at'])
-    .where('s.status', '=', BanStatus.Added)
+    .where('s.status', 'in', [BanStatus.Added, BanStatus.AlreadyBanned])
     .where('b.expires_at', '>', range.since)
     .where('b.expires_at', '<=', range.until)
   if (after) {
