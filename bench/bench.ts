@@ -4,7 +4,7 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5      run only some figures
+//   BENCH_FIGURES=1,2,3,4,5,7    run only some figures
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list

@@ -31,7 +31,13 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
   return openMysql(target, options)
 }
 
-/** Describe a target for messages, never including the password. */
+/**
+ * Describe a target for messages, never including the password. Several servers are listed
+ * in braces: `mysql://f2b@{db1:3306,db2:3306}/f2b_central`.
+ */
 export function describeTarget(target: DatabaseTarget): string {
-  return target.kind === 'sqlite' ? `sqlite:${target.path}` : `mysql://${target.user}@${target.host}:${target.port}/${target.database}`
+  if (target.kind === 'sqlite') return `sqlite:${target.path}`
+  const servers = target.servers.map((s) => `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`)
+  return `mysql://${target.user}@${servers.length === 1 ? servers[0] : `{${servers.join(',')}}`}/${target.database}`
 }
+
