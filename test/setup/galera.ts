@@ -193,7 +193,17 @@ export async function startGaleraCluster(options: { timeoutMs?: number } = {}): 
     if (running(i) !== undefined) process.kill(pid, 'SIGKILL')
     while (running(i) !== undefined) await sleep(50)
   }
+  // Should the test process end without afterAll (killed, crashed), take the nodes with it.
+  const killAll = () => {
+    for (const i of [1, 2, 3]) {
+      const pid = running(i)
+      if (pid !== undefined) process.kill(pid, 'SIGKILL')
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', killAll)
   const stop = async () => {
+    process.removeListener('exit', killAll)
     for (const i of [3, 2, 1]) await stopNode(i).catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
   }
