@@ -270,9 +270,16 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       target: `≤ ${cu.targetRatio}×`,
       met: yes(cu.ratio <= cu.targetRatio),
     })
-    rows.push({ figure: '7.   readdb one-shot: process time, peak RSS', value: `${s1(cu.readdb.processMs)}, ${cu.readdb.peakRssMb === null ? 'n/a' : `${cu.readdb.peakRssMb} MB`}`, target: `≤ ${cu.targetRssMb} MB`, met: cu.readdb.peakRssMb === null ? '?' : yes(cu.readdb.peakRssMb <= cu.targetRssMb) })
-    const y = cu.smallYoungGeneration
-    rows.push({ figure: `7.   same with NODE_OPTIONS=${y.nodeOptions}`, value: `${s1(y.processMs)}, ${y.peakRssMb === null ? 'n/a' : `${y.peakRssMb} MB`}`, target: `≤ ${cu.targetRssMb} MB`, met: y.peakRssMb === null ? '?' : yes(y.peakRssMb <= cu.targetRssMb) })
+    const cpu = (ms: number | null) => (ms === null ? 'n/a' : s1(ms))
+    const rss = (mb: number | null) => (mb === null ? 'n/a' : `${mb} MB`)
+    rows.push({
+      figure: `7.   readdb one-shot as the units start it (its launcher's V8 flags): process time, CPU, peak RSS`,
+      value: `${s1(cu.readdb.processMs)}, CPU ${cpu(cu.readdb.cpuMs)}, ${rss(cu.readdb.peakRssMb)}`,
+      target: `≤ ${cu.targetRssMb} MB`,
+      met: cu.readdb.peakRssMb === null ? '?' : yes(cu.readdb.peakRssMb <= cu.targetRssMb),
+    })
+    const y = cu.v8Defaults
+    rows.push({ figure: '7.   same as `node readdb.js` (V8 defaults)', value: `${s1(y.processMs)}, CPU ${cpu(y.cpuMs)}, ${rss(y.peakRssMb)}`, target: '(informative)', met: '' })
     const record = cu.transactions.f2b_record_decisions
     rows.push({
       figure: `7.   longest transaction (batches of ${cu.batchSize})`,

@@ -1,14 +1,16 @@
-// Figure 5: a new host catching up on a large fleet's active bans (issue 15), against what its
+// Figure 7: a new host catching up on a large fleet's active bans (issue 15), against what its
 // fail2ban alone takes for the same number of lines, both measured in this run:
 //   a) direct: N shared-log lines (distinct addresses, readdb's own line format) appended at
 //      once to the log that fail2ban server D's shared jail follows; the time until D has
 //      banned every one of them (its log says `[f2b-central-shared] Ban ADDRESS`);
 //   b) readdb: a central database holding N active bans stamped long ago (a fleet that has
 //      been running) and a new host C (no row yet: its cursor starts at 0); the built one-shot
-//      `readdb` on C, under /usr/bin/time for its peak RSS, with the default batchSize; the
-//      time from its start until C's fail2ban has banned every one;
-//   c) the same one-shot readdb on host E (nothing follows its log) with V8's young generation
-//      capped (NODE_OPTIONS=--max-semi-space-size=4), for its peak RSS;
+//      `readdb` on C, started as the units and cron start it (its launcher executed, whose
+//      `#!/usr/bin/env -S node …` line sets the V8 flags that bound its heap), under
+//      /usr/bin/time for its peak RSS and CPU time, with the default batchSize; the time from
+//      its start until C's fail2ban has banned every one;
+//   c) the same one-shot readdb on host E (nothing follows its log) run as `node readdb.js`,
+//      with V8's defaults, for what the launcher's flags save and cost;
 //   d) the same poll in-process on host F, every host routine call timed: each call is one
 //      transaction, so the longest is the longest a batch holds one open.
 // Both fail2ban servers use the shipped filter and shared jail with a no-op ban action (what
@@ -29,11 +31,9 @@ import { startServers } from './propagation.js'
 import { checkInterrupted, median, percentile, progress, round, runTimed, sleep } from './util.js'
 
 const SHARED = 'f2b-central-shared'
-/** V8's young generation capped at 4 MB semi-spaces (default 16): what figure 5c measures. */
-const SMALL_YOUNG_GENERATION = '--max-semi-space-size=4'
 
 export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }) {
-  progress(`figure 5: starting fail2ban on hosts C and D (shared jail), loading ${o.bans.toLocaleString('en')} active bans`)
+  progress(`figure 7: starting fail2ban on hosts C and D (shared jail), loading ${o.bans.toLocaleString('en')} active bans`)
   const jail = (d: string) => `[${SHARED}]\nenabled = true\nlogpath = ${d}/shared.log\n`
   const { servers, stops } = await startServers(
     ['bench-catchup-c', 'bench-catchup-d'].map((name) => ({ name, shippedFiles: true, jails: jail, beforeStart: (s: Fail2banServer) => writeFileSync(s.path('shared.log'), '') })),
@@ -52,7 +52,7 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
   const cfgC = writeHostConfig({ dir, name: 'bench-catchup-c', dbUrl: db.url, sharedLog: c.path('shared.log'), fail2ban: { client: c.clientArgv(), database: c.dbFile, sharedJail: SHARED } })
 
   // a) fail2ban alone: the same number of lines, written straight to D's log.
-  progress(`figure 5a: ${o.bans.toLocaleString('en')} lines straight into D's shared log`)
+  progress(`figure 7a: ${o.bans.toLocaleString('en')} lines straight into D's shared log`)
   const lines = Array.from({ length: o.bans }, (_, i) => formatBanLine({ ip: address(80, i), jail: 'sshd', reporter: 'bench-reporter', banId: i + 1 }, new Date()))
   const watchD = new BanWatch(d.logFile)
   const directStart = Date.now()
@@ -60,10 +60,10 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
   const direct = await watchD.until(o.bans, 600_000)
 
   // b) the new host: one readdb, every batch in its own short transaction.
-  progress(`figure 5b: a new host's one-shot readdb catching up on ${o.bans.toLocaleString('en')} bans`)
+  progress(`figure 7b: a new host's one-shot readdb catching up on ${o.bans.toLocaleString('en')} bans`)
   const watchC = new BanWatch(c.logFile)
   const readdbStart = Date.now()
-  const r = await runTimed([process.execPath, BIN.readdb, '--config', cfgC], { timeoutMs: 600_000 })
+  const r = await runTimed([BIN.readdb, '--config', cfgC], { timeoutMs: 600_000 })
   const readdbExit = Date.now()
   if (r.code !== 0) throw new Error(`readdb on C failed (${r.code}): ${r.stderr}`)
   const logged = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Partial<PollResult> & { ms?: number }
@@ -71,17 +71,17 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
   const viaReaddb = await watchC.until(o.bans, 600_000)
 
   // c) The same catch-up on host E (nothing follows its log, ban state from an empty
-  // fail2ban-format file) with V8's young generation capped, for its peak RSS.
-  progress('figure 5c: the same readdb on host E with NODE_OPTIONS=--max-semi-space-size=4, for its peak RSS')
+  // fail2ban-format file) with node's defaults, for what the launcher's flags save and cost.
+  progress('figure 7c: the same readdb on host E as `node readdb.js` (V8 defaults), for its peak RSS and CPU')
   const stateE = join(dir, 'bench-catchup-e-fail2ban.sqlite3')
   createFail2banStateDb(stateE)
   const cfgE = writeHostConfig({ dir, name: 'bench-catchup-e', dbUrl: db.url, fail2ban: { database: stateE } })
-  const e = await runTimed([process.execPath, BIN.readdb, '--config', cfgE], { timeoutMs: 600_000, env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${SMALL_YOUNG_GENERATION}`.trim() } })
+  const e = await runTimed([process.execPath, BIN.readdb, '--config', cfgE], { timeoutMs: 600_000 })
   if (e.code !== 0) throw new Error(`readdb on E failed (${e.code}): ${e.stderr}`)
 
   // d) Once more in-process on host F, timing every routine call: each is one transaction,
   // so the longest is the longest a batch holds one open (plus a round trip).
-  progress('figure 5d: the same poll in-process on host F, timing each transaction')
+  progress('figure 7d: the same poll in-process on host F, timing each transaction')
   const calls = new Map<string, number[]>()
   const timed = await openTracked(db, (q, ms) => {
     const name = /^\s*call\s+(\w+)/i.exec(q)?.[1]
@@ -107,8 +107,10 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
       pollMs: logged.ms ?? null,
       fail2banAfterExitMs: viaReaddb - readdbExit,
       peakRssMb: r.maxRssKb === null ? null : round(r.maxRssKb / 1024, 1),
+      cpuMs: r.cpuMs,
     },
-    smallYoungGeneration: { nodeOptions: SMALL_YOUNG_GENERATION, processMs: round(e.ms, 0), peakRssMb: e.maxRssKb === null ? null : round(e.maxRssKb / 1024, 1) },
+    /** The same catch-up run as `node readdb.js`: V8's defaults, without the launcher's flags. */
+    v8Defaults: { processMs: round(e.ms, 0), peakRssMb: e.maxRssKb === null ? null : round(e.maxRssKb / 1024, 1), cpuMs: e.cpuMs },
     /** Per host routine: how many calls (transactions) the catch-up made and how long they took, ms. */
     transactions,
     longestTransactionMs: Math.max(...Object.values(transactions).map((t) => t.maxMs)),
