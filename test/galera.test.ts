@@ -106,6 +106,8 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
     await n3.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'")
     try {
       await waitUntil('node 3 to leave the Primary component', async () => (await cluster.status(3)).wsrep_ready === 'OFF', 15_000)
+      // Node 3 notices first; the others report a cluster of 2 once they have evicted it.
+      await waitUntil('nodes 1 and 2 to evict node 3', async () => (await cluster.status(1)).wsrep_cluster_size === '2' && (await cluster.status(2)).wsrep_cluster_size === '2', 15_000)
       const refused = await plain(3, 'f2b_list').then(
         (c) => c.query('SELECT COUNT(*) FROM hosts').then(() => 'answered', (err: { errno?: number }) => err.errno),
         () => 'no connection',
@@ -133,9 +135,10 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
       expect(down.code).toBe(1)
       expect(down.stderr).toMatch(/connect ECONNREFUSED/)
     } finally {
+      // Also when an expectation failed: the next tests need all three nodes.
       await n3.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
+      await waitUntil('node 3 to rejoin', async () => (await cluster.status(3)).wsrep_local_state_comment === 'Synced' && (await cluster.status(1)).wsrep_cluster_size === '3', 60_000)
     }
-    await waitUntil('node 3 to rejoin', async () => (await cluster.status(3)).wsrep_local_state_comment === 'Synced' && (await cluster.status(1)).wsrep_cluster_size === '3', 60_000)
   }, 120_000)
 
   it('stamps handed out on three nodes at once are never handed out twice, and cursors read on three nodes meet every ban exactly once', async () => {
