@@ -4,8 +4,9 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5      run only some figures
+//   BENCH_FIGURES=1,2,3,4,5,7    run only some figures
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
+//   BENCH_CATCHUP=100000         figure 7: active bans a new host catches up on
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,6 +17,7 @@ import { ROOT } from '../test/setup/programs.js'
 import { add2dbCost } from './add2db-cost.js'
 import { add2dbSilent } from './add2db-silent.js'
 import { createBenchDb, type BenchDb, type Dialect } from './central.js'
+import { catchUp } from './catch-up.js'
 import { pollScale } from './poll-scale.js'
 import { propagation } from './propagation.js'
 import { readdbThroughput } from './readdb-throughput.js'
@@ -24,10 +26,14 @@ import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
 const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
+const CATCHUP = Number(process.env.BENCH_CATCHUP ?? 100_000)
+/** Figure 4: the fleet's schedule, and the fallback schedule with push wake-ups (issue 9). */
+const SCHEDULE_S = 5
+const PUSH_FALLBACK_S = 60
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -103,11 +109,13 @@ async function main(): Promise<number> {
       idleRuns: 21,
       pendingRuns: 5,
       pending: 100,
+      fleetSessions: 8,
     }),
   )
   await attempt('add2dbSilent', '5', () => add2dbSilent(dir, { runs: 20 }))
 
   await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
+  await attempt('catchUp', '7', async () => catchUp(dialect, dir, { bans: CATCHUP }))
 
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
@@ -156,6 +164,7 @@ type Results = {
   readdbThroughput?: Awaited<ReturnType<typeof readdbThroughput>>
   pollScale?: Awaited<ReturnType<typeof pollScale>>
   serve?: Awaited<ReturnType<typeof serveBench>>
+  catchUp?: Awaited<ReturnType<typeof catchUp>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -207,6 +216,20 @@ function table(r: Results, errors: Record<string, string>): Row[] {
     for (const x of sc.sizes) {
       rows.push({ figure: `4. poll with ${sc.pendingPerPoll} pending, ${label(x)}`, value: cost(x.pending), target: x !== base ? '(informative)' : '', met: '' })
     }
+    // The database's load for a fleet of that size: per-poll queries × polls per second.
+    const big = sc.sizes.find((x) => x.fleetRound !== undefined && x.bans === Math.max(...sc.sizes.map((y) => y.bans)))
+    if (big?.fleetRound) {
+      const f = big.fleetRound
+      const perPoll = big.idle.queries
+      const qps = (interval: number) => Math.round((f.hosts * perPoll) / interval)
+      rows.push({
+        figure: `4. ${f.hosts.toLocaleString('en')} hosts polling every ${SCHEDULE_S} s, ${big.bans.toLocaleString('en')} bans: database load`,
+        value: `${qps(SCHEDULE_S).toLocaleString('en')} queries/s (${perPoll} per idle poll × ${f.hosts / SCHEDULE_S} polls/s, derived); all ${f.hosts.toLocaleString('en')} polling once took ${s1(f.ms)} = ${f.pollsPerSecond} polls/s, ${f.queriesPerSecond.toLocaleString('en')} queries/s (${f.sessions} sessions, one process)`,
+        target: `a round within ${SCHEDULE_S} s`,
+        met: yes(f.ms < SCHEDULE_S * 1000 && f.examined === 0),
+      })
+      rows.push({ figure: `4.   same with push wake-ups, fallback poll every ${PUSH_FALLBACK_S} s`, value: `${qps(PUSH_FALLBACK_S).toLocaleString('en')} queries/s (derived), plus the polls that pushes wake`, target: '(informative)', met: '' })
+    }
   } else failed('pollScale', '4. poll cost at scale')
   const q = r.add2dbSilent
   if (q) {
@@ -244,6 +267,33 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       met: yes(sv.peakRssMb < 200),
     })
   } else failed('serve', '6. serve')
+  const cu = r.catchUp
+  if (cu) {
+    const n = cu.bans.toLocaleString('en')
+    rows.push({
+      figure: `7. new host, ${n} active bans: all banned by its fail2ban`,
+      value: `${s1(cu.readdb.allBannedMs)} through readdb vs ${s1(cu.direct.allBannedMs)} for ${n} lines written straight to the log = ${cu.ratio}×`,
+      target: `≤ ${cu.targetRatio}×`,
+      met: yes(cu.ratio <= cu.targetRatio),
+    })
+    const cpu = (ms: number | null) => (ms === null ? 'n/a' : s1(ms))
+    const rss = (mb: number | null) => (mb === null ? 'n/a' : `${mb} MB`)
+    rows.push({
+      figure: `7.   readdb one-shot as the units start it (its launcher's V8 flags): process time, CPU, peak RSS`,
+      value: `${s1(cu.readdb.processMs)}, CPU ${cpu(cu.readdb.cpuMs)}, ${rss(cu.readdb.peakRssMb)}`,
+      target: `≤ ${cu.targetRssMb} MB`,
+      met: cu.readdb.peakRssMb === null ? '?' : yes(cu.readdb.peakRssMb <= cu.targetRssMb),
+    })
+    const y = cu.v8Defaults
+    rows.push({ figure: '7.   same as `node readdb.js` (V8 defaults)', value: `${s1(y.processMs)}, CPU ${cpu(y.cpuMs)}, ${rss(y.peakRssMb)}`, target: '(informative)', met: '' })
+    const record = cu.transactions.f2b_record_decisions
+    rows.push({
+      figure: `7.   longest transaction (batches of ${cu.batchSize})`,
+      value: `${cu.longestTransactionMs} ms${record ? ` (${record.count} batches: median ${record.medianMs} ms, p99 ${record.p99Ms} ms)` : ''}`,
+      target: '< 1 s',
+      met: yes(cu.longestTransactionMs < 1000),
+    })
+  } else failed('catchUp', '7. new host catch-up')
   return rows
 }
 
@@ -299,6 +349,10 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
       o.push(`   ${r.pollScale.pendingPerPoll} pending: ${kinds(s.pending.byKind)}`)
       if (Array.isArray(s.fetchPlan)) o.push(`   plan of the fetch (EXPLAIN): ${s.fetchPlan.join(' → ')}`)
     }
+  }
+  if (r.catchUp) {
+    const c = r.catchUp
+    o.push(`5. catch-up of ${c.bans.toLocaleString('en')}: readdb's poll ${c.readdb.pollMs} ms as it logs it (process ${c.readdb.processMs} ms); its fail2ban had banned all ${c.readdb.fail2banAfterExitMs} ms after readdb exited; fail2ban alone took ${c.direct.allBannedMs} ms`)
   }
   if (r.pollScale) o.push(`4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`)
   o.push(`results: bench/results.json`)

@@ -4,7 +4,9 @@
 // cursor at the top. Measured in-process with pollOnce, queries counted with onQuery, ban
 // state from a fail2ban-format file (scripts/fail2ban-state-db.mjs) so fail2ban is not what
 // is measured; the same at 1,000 bans, and 1,000,000 bans from a small fleet (3 hosts: the
-// database plans the fetch differently), measured side by side, alternating.
+// database plans the fetch differently), measured side by side, alternating. At 1,000 hosts,
+// also one round of the whole fleet: every host polls once (idle), from a few sessions of this
+// one process: an honest simulation of many hosts against one MariaDB, not many machines.
 import { join } from 'node:path'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { SqliteBanState } from '@f2b-central/core/fail2ban/sqlite-ban-state'
@@ -44,7 +46,7 @@ interface Sample {
   byKind: Record<string, { count: number; ms: number }>
 }
 
-export async function pollScale(dialect: Dialect, dir: string, o: { sizes: Size[]; idleRuns: number; pendingRuns: number; pending: number }) {
+export async function pollScale(dialect: Dialect, dir: string, o: { sizes: Size[]; idleRuns: number; pendingRuns: number; pending: number; fleetSessions: number }) {
   const scales: Scale[] = []
   for (const { bans, hosts } of o.sizes) {
     progress(`figure 4: loading ${bans.toLocaleString('en')} bans, ${hosts.toLocaleString('en')} hosts`)
@@ -90,6 +92,12 @@ export async function pollScale(dialect: Dialect, dir: string, o: { sizes: Size[
       idle.get(s)!.push(r)
     }
   }
+  // The whole fleet polling once, before any ban is pending: every one of the 1,000 hosts
+  // (its own name and state, as its daemon would), from `fleetSessions` sessions of this one
+  // process against the one database, a warm-up round first. How long one round takes says how many hosts one server
+  // keeps up with at a given schedule.
+  const fleet = new Map<Scale, FleetRound>()
+  for (const s of scales.filter((x) => x.hosts >= 1000)) fleet.set(s, await fleetRound(s, o.fleetSessions))
   const pending = new Map<Scale, Sample[]>(scales.map((s) => [s, []]))
   let next = 0
   for (let i = 0; i < o.pendingRuns; i++) {
@@ -135,9 +143,52 @@ export async function pollScale(dialect: Dialect, dir: string, o: { sizes: Size[
     idle: summary(idle.get(s)!),
     pending: summary(pending.get(s)!),
     fetchPlan: plans.get(s),
+    fleetRound: fleet.get(s),
   }))
   for (const s of scales) await s.central.close()
   return { pendingPerPoll: o.pending, idleRuns: o.idleRuns, pendingRuns: o.pendingRuns, banState: 'fail2ban-format file (createFail2banStateDb), empty', sizes: out }
+}
+
+interface FleetRound {
+  hosts: number
+  sessions: number
+  /** One idle poll by every host, once. */
+  ms: number
+  queries: number
+  pollsPerSecond: number
+  queriesPerSecond: number
+  /** Polls that found work (none expected: every cursor is at the top). */
+  examined: number
+}
+
+async function fleetRound(s: Scale, sessions: number): Promise<FleetRound> {
+  progress(`figure 4: every one of ${s.hosts.toLocaleString('en')} hosts polls once (${sessions} sessions), at ${s.bans.toLocaleString('en')} bans`)
+  const counter = new QueryCounter()
+  const central = await openTracked(s.db, counter.onQuery, sessions)
+  const states = new Map<number, PollState>()
+  const round1 = async () => {
+    let next = 1
+    let examined = 0
+    await Promise.all(
+      Array.from({ length: sessions }, async () => {
+        for (let id = next++; id <= s.hosts; id = next++) {
+          const state = states.get(id) ?? {}
+          states.set(id, state)
+          const r = await pollOnce({ central, hostName: hostName(id), machineId: null, banState: s.banState, sharedLog: s.sharedLog, recentBanFraction: 0.4, batchSize: 1000, state })
+          examined += r.examined
+        }
+      }),
+    )
+    return examined
+  }
+  await round1() // connections, every host's allowlist state
+  counter.start()
+  const t = performance.now()
+  const examined = await round1()
+  const ms = performance.now() - t
+  const q = counter.stop()
+  await central.close()
+  return { hosts: s.hosts, sessions, ms: round(ms, 0), queries: q.queries, pollsPerSecond: round((s.hosts * 1000) / ms, 0), queriesPerSecond: round((q.queries * 1000) / ms, 0), examined }
 }
 
 /** Bulk-load one size: INSERT … SELECT from a number sequence, no per-row round trips. */

@@ -79,7 +79,8 @@ export async function readdbThroughput(dialect: Dialect, dir: string, o: { bans:
   }
   const runReaddb = async (cfg: string, label: string): Promise<ProcessRound & { startedAt: number; exitedAt: number }> => {
     const startedAt = Date.now()
-    const r = await runTimed([process.execPath, BIN.readdb, '--config', cfg], { timeoutMs: 120_000 })
+    // The launcher executed, as the units and cron start it (its #! line's node flags count).
+    const r = await runTimed([BIN.readdb, '--config', cfg], { timeoutMs: 120_000 })
     const exitedAt = Date.now()
     if (r.code !== 0) throw new Error(`readdb on ${label} failed (${r.code}): ${r.stderr}`)
     const logged = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Partial<PollResult> & { ms?: number }

@@ -92,17 +92,19 @@ export interface TimedRun {
   ms: number
   /** Peak resident set size of the measured program (/usr/bin/time %M), KiB; null without /usr/bin/time. */
   maxRssKb: number | null
+  /** CPU time of the measured program, user + system (/usr/bin/time %U %S), ms; null without /usr/bin/time. */
+  cpuMs: number | null
 }
 
 export const haveTimeBin = () => existsSync(TIME_BIN)
 
 /**
- * Run argv under /usr/bin/time (when present) for its peak RSS; wall time is measured here
+ * Run argv under /usr/bin/time (when present) for its peak RSS and CPU time; wall time is measured here
  * around the whole spawn, so both sides of a comparison carry the same small overhead.
  */
 export function runTimed(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TimedRun> {
   const useTime = haveTimeBin()
-  const [cmd, ...args] = useTime ? [TIME_BIN, '-f', 'F2BTIME %e %M', ...argv] : argv
+  const [cmd, ...args] = useTime ? [TIME_BIN, '-f', 'F2BTIME %e %M %U %S', ...argv] : argv
   return new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(cmd!, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -119,14 +121,16 @@ export function runTimed(argv: readonly string[], options: { env?: NodeJS.Proces
       clearTimeout(timer)
       const ms = performance.now() - started
       let maxRssKb: number | null = null
-      const m = /^F2BTIME [\d.]+ (\d+)\s*$/m.exec(stderr)
+      let cpuMs: number | null = null
+      const m = /^F2BTIME [\d.]+ (\d+) ([\d.]+) ([\d.]+)\s*$/m.exec(stderr)
       if (m) {
         maxRssKb = Number(m[1])
+        cpuMs = Math.round((Number(m[2]) + Number(m[3])) * 1000)
         stderr = stderr.replace(m[0], '').replace(/\n$/, '')
       }
       // /usr/bin/time reports "Command exited with non-zero status N" and exits with N.
       stderr = stderr.replace(/^Command exited with non-zero status \d+\n?/m, '')
-      resolve({ code, stdout, stderr, ms, maxRssKb })
+      resolve({ code, stdout, stderr, ms, maxRssKb, cpuMs })
     })
   })
 }

@@ -35,6 +35,11 @@ export const PROGRAMS = [
   { program: 'curl', pkg: 'curl' },
   // the status page of `f2b-central serve`, loaded by a headless browser (playwright-core)
   { program: 'chromium', pkg: 'chromium' },
+  // the 3-node Galera cluster of test/galera.test.ts: the provider library (a file, no program),
+  // rsync for state transfers, and ss, which the state-transfer script checks its port with
+  { program: '/usr/lib/galera/libgalera_smm.so', pkg: 'galera-4', mysql: true },
+  { program: 'rsync', pkg: 'rsync', mysql: true },
+  { program: 'ss', pkg: 'iproute2', mysql: true },
 ]
 
 /**
@@ -45,8 +50,19 @@ export function mysqlRequired(env = process.env) {
   return env.F2B_REQUIRE_MYSQL !== '0'
 }
 
-/** The absolute path of a program, looking in PATH and the sbin directories (not on every user's PATH). */
+/**
+ * The absolute path of a program, looking in PATH and the sbin directories (not on every
+ * user's PATH). A name that is a path (a library such as Galera's) is checked as it is.
+ */
 export function findProgram(name) {
+  if (name.includes('/')) {
+    try {
+      accessSync(name, constants.R_OK)
+      return name
+    } catch {
+      return undefined
+    }
+  }
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin']
   for (const dir of dirs.filter(Boolean)) {
     const file = join(dir, name)

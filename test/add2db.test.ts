@@ -159,6 +159,29 @@ describe('add2db never hangs fail2ban', () => {
     }
   })
 
+  it('with a list of servers that all hang, still gives up within the one deadline, not one per server (issue 15)', async () => {
+    const sockets: import('node:net').Socket[] = []
+    const servers: Server[] = []
+    for (let i = 0; i < 3; i++) {
+      const server = createServer((s) => void sockets.push(s))
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      servers.push(server)
+    }
+    try {
+      const urls = servers.map((s) => `mysql://f2b@127.0.0.1:${(s.address() as { port: number }).port}/fleet`)
+      const cfg = writeHostConfig({ dir: tdb.dir, name: 'web-7', dbUrl: '', extra: { database: { url: urls, timeoutSeconds: 3 } } })
+      const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.7'], { timeoutMs: 20_000 })
+      expect(r.code).toBe(0)
+      // Each server gets a third of the deadline to connect: all three are tried, and fail2ban waits 3 s, not 9.
+      expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): .*(no answer within 3 s|no server of 3 answered: (127\.0\.0\.1:\d+: connect ETIMEDOUT(; )?){3})/)
+      expect(sockets).toHaveLength(3)
+      expect(readdirSync(join(tdb.dir, 'web-7-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
+    } finally {
+      for (const s of sockets) s.destroy()
+      for (const s of servers) s.close()
+    }
+  })
+
   it('gives up on an SQLite file another process keeps locked, and spools the ban (exit 0)', async () => {
     const central = await tdb.openMigrated()
     await central.close()

@@ -4,8 +4,11 @@ import type { Config } from './config/config-schema.js'
 import { resolveInfrastructure } from './infrastructure.js'
 
 // Only the two fields resolveInfrastructure reads; nothing here connects anywhere.
-const config = (host: string, neverBan: string[] = []) =>
-  ({ database: { target: { kind: 'mysql', host, port: 3306, user: 'u', database: 'd' }, timeoutMs: 1000 }, neverBan: new NetworkSet(neverBan.map((n) => parseNetwork(n))) }) as unknown as Config
+const config = (host: string | string[], neverBan: string[] = []) =>
+  ({
+    database: { target: { kind: 'mysql', servers: [host].flat().map((h) => ({ host: h, port: 3306 })), user: 'u', database: 'd' }, timeoutMs: 1000 },
+    neverBan: new NetworkSet(neverBan.map((n) => parseNetwork(n))),
+  }) as unknown as Config
 
 describe('resolveInfrastructure', () => {
   it('protects the database server named by address, in its canonical form', async () => {
@@ -18,6 +21,11 @@ describe('resolveInfrastructure', () => {
     expect((await resolveInfrastructure(config('localhost'))).has('127.0.0.1')).toBe(true)
     const missing = await resolveInfrastructure(config('no-such-host.invalid'))
     expect(missing.unresolved).toEqual(['no-such-host.invalid'])
+  })
+
+  it('protects every server of a list (issue 15)', async () => {
+    const infra = await resolveInfrastructure(config(['192.0.2.10', 'localhost', '192.0.2.12']))
+    expect(['192.0.2.10', '127.0.0.1', '192.0.2.12'].map((ip) => infra.has(ip))).toEqual([true, true, true])
   })
 
   it('adds host.neverBan, networks included', async () => {

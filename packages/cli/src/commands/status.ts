@@ -1,3 +1,4 @@
+import { describeServerInUse } from '@f2b-central/core/db/open-database'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { readFleetStatus, type HostHealth } from '@f2b-central/core/fleet/fleet-status'
 import { formatDuration, parseDuration } from '@f2b-central/core/time/duration'
@@ -11,7 +12,8 @@ decided yet (and the oldest), how many of those a local failure keeps pending (a
 disk, fail2ban not answering: retried each poll) with the latest such error, and its
 errors (status 3) in the last day. A host is STUCK when its cursor is past the last stamp
 (it would skip bans) or when it is seen but a ban has waited for it longer than
---stale-after. Bans held past a reporter's flood limit are listed.
+--stale-after. Bans held past a reporter's flood limit are listed, and the database server
+answering when database.url lists several (or it is a Galera node).
   --stale-after DURATION   a host not seen for longer is stale (default 5m; e.g. 90s, 10m, 1h)
 Exit 1 when a host is stale, stuck, retrying or has errors (for a monitoring check), else 0.`
 
@@ -22,8 +24,10 @@ export async function run(argv: string[]): Promise<ExitCode> {
     return ExitCode.Ok
   }
   const staleAfterSeconds = argValue('status', () => parseDuration(values['stale-after'], '--stale-after'))
-  const status = await withDatabase(values.config, (central) => readFleetStatus(central, { staleAfterSeconds }))
-  if (values.json) printJson(status)
+  const { status, server } = await withDatabase(values.config, async (central) => ({ status: await readFleetStatus(central, { staleAfterSeconds }), server: central.serverInUse?.() }))
+  // The server answering, when database.url offers a choice or it is a cluster's node.
+  const named = server && (server.of > 1 || server.galera) ? server : undefined
+  if (values.json) printJson(named ? { ...status, server: named } : status)
   else if (status.hosts.length === 0) print('no hosts registered yet (a host registers with its first add2db or readdb run)')
   else {
     print(table(['HOST', 'LAST SEEN', 'PENDING', 'OLDEST PENDING', 'RETRYING', 'ERRORS 24H', 'STATE'], status.hosts.map(row)))
@@ -35,6 +39,7 @@ export async function run(argv: string[]): Promise<ExitCode> {
       `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +
         `${status.hostsWithErrors} with errors in the last day, ${status.hostsRetrying} retrying after a local failure, ${status.stuckHosts} stuck`,
     )
+    if (named) print(`database: ${describeServerInUse(named)}`)
     for (const h of status.held) print(`held: ${plural(h.count, 'ban')} from ${shown(h.reporter)} since ${shownTime(h.since)} (past the flood limit; \`f2b-central bans release --reporter ${shown(h.reporter)}\` or \`bans drop\`)`)
   }
   return status.healthy ? ExitCode.Ok : ExitCode.Failure

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load-config.js'
 import { asDatabaseError } from '../db/database-error.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
-import { describeTarget, openDatabase } from '../db/open-database.js'
+import { describeServerInUse, describeTarget, openDatabase } from '../db/open-database.js'
 import { withDeadline } from '../deadline.js'
 import { F2bError } from '../errors.js'
 import { fail, ok, type CheckResult } from './check-result.js'
@@ -26,9 +26,13 @@ export async function checkDatabase(config: Config): Promise<CheckResult> {
   try {
     const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, connectionLimit: 1 })
     let identity: Identity
+    let via = ''
     try {
       await withDeadline(assertSchemaCurrent(central), config.database.timeoutMs, `database ${where}`)
       identity = await withDeadline(accountIdentity(central, config.host.name), config.database.timeoutMs, `database ${where}`)
+      // Named when there is a choice of servers, or the server is a cluster's node.
+      const inUse = central.serverInUse?.()
+      if (inUse && (inUse.of > 1 || inUse.galera)) via = ` via ${describeServerInUse(inUse)}`
     } finally {
       void central.close().catch(() => undefined)
     }
@@ -39,7 +43,7 @@ export async function checkDatabase(config: Config): Promise<CheckResult> {
       identity.kind === 'unbound'
         ? `; warning: account ${identity.account} is not bound to a host, so it can write for any host (run \`f2b-central hosts add ${config.host.name} --password-file FILE\` with the operator account, and use that account here)`
         : ''
-    return ok('database', `${where} reachable, schema up to date${identity.kind === 'bound' ? `, account ${identity.account} speaks for this host` : ''}${warning}`)
+    return ok('database', `${where} reachable${via}, schema up to date${identity.kind === 'bound' ? `, account ${identity.account} speaks for this host` : ''}${warning}`)
   } catch (err) {
     const known = asDatabaseError(err, `database ${where}`)
     if (!(known instanceof F2bError)) throw known

@@ -7,7 +7,7 @@ import en from 'zod/v4/locales/en.js'
 import { parseHostName, parseJail } from '../ban/names.js'
 import { parseNetwork, type NetworkSet } from '../ban/network.js'
 import { SERVE_ENDPOINTS } from '../serve/endpoints.js'
-import { parseDatabaseUrl, type DatabaseTarget } from './database-url.js'
+import { parseDatabaseUrls, type DatabaseTarget } from './database-url.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js'
 
 // Only the English messages: `z.locales` would pull in every language.
@@ -25,8 +25,13 @@ const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?
  */
 export const configFileSchema = z.strictObject({
   database: z.strictObject({
-    /** `mysql://user@host:port/database` or `sqlite:/path/to/file.sqlite`. */
-    url: z.string().check(z.minLength(1)),
+    /**
+     * `mysql://user@host:port/database` or `sqlite:/path/to/file.sqlite`; or a list of mysql
+     * URLs, the servers of one cluster (same user and database): the first that answers is used.
+     */
+    url: z.union([z.string().check(z.minLength(1)), z.array(z.string().check(z.minLength(1))).check(z.minLength(1))], {
+      error: (issue) => `Invalid input: expected a URL or a list of URLs, received ${issue.input === undefined ? 'undefined' : typeof issue.input}`,
+    }),
     /** File holding the database password (mode 0600); keeps the secret off command lines and out of the config. */
     passwordFile: z.optional(z.string().check(z.minLength(1))),
     /** Connect and query deadline in seconds. add2db runs inside fail2ban and must never hang it. */
@@ -228,7 +233,7 @@ export type ConfigRule = (file: ConfigFile, ctx: RuleContext) => void
 /** Every rule on a file the schema accepted, in the order their problems are listed. */
 export const configRules: readonly ConfigRule[] = [
   function databaseUrl({ database }, ctx) {
-    const target = ctx.attempt('database.url', () => parseDatabaseUrl(database.url))
+    const target = ctx.attempt('database.url', () => parseDatabaseUrls(database.url))
     if (target?.kind !== 'mysql' || target.password === undefined) return
     // Still accepted (the old scripts' URLs carry one), but anyone who may read the config reads it.
     ctx.warn(
@@ -238,7 +243,7 @@ export const configRules: readonly ConfigRule[] = [
     )
   },
   function tlsOnlyForMysql({ database }, ctx) {
-    if (database.tls === undefined || !database.url.startsWith('sqlite:')) return
+    if (database.tls === undefined || typeof database.url !== 'string' || !database.url.startsWith('sqlite:')) return
     ctx.error({ path: 'database.tls', message: 'database.tls: TLS settings are only for mysql URLs (database.url is a SQLite file)' })
   },
   function tlsVerifiesTheServer({ database }, ctx) {

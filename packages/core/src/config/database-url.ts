@@ -1,10 +1,20 @@
 import { ConfigError } from '../errors.js'
 
+/** One MySQL/MariaDB server: a host name or address, and its port. */
+export interface MysqlServer {
+  readonly host: string
+  readonly port: number
+}
+
 export type DatabaseTarget =
   | {
       readonly kind: 'mysql'
-      readonly host: string
-      readonly port: number
+      /**
+       * The servers of database.url, in the order given (never empty). Every program uses the
+       * first that answers and moves to the next when it fails: the nodes of one cluster
+       * (Galera), sharing the account and the database.
+       */
+      readonly servers: readonly [MysqlServer, ...MysqlServer[]]
       readonly user: string
       readonly database: string
       readonly password: string | undefined
@@ -61,8 +71,7 @@ export function parseDatabaseUrl(url: string, key = 'database.url'): DatabaseTar
   }
   return {
     kind: 'mysql',
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 3306,
+    servers: [{ host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 3306 }],
     user: decode(u.username, 'user'),
     database,
     password: u.password ? decode(u.password, 'password') : undefined,
@@ -85,4 +94,32 @@ export function redactPassword(url: string): string {
   const [, scheme, userinfo = '', rest] = m
   const colon = userinfo.indexOf(':')
   return colon < 0 ? url : `${scheme}${userinfo.slice(0, colon)}:***@${rest}`
+}
+
+/**
+ * Parse `database.url` given as one URL or a list of them. A list names the servers of one
+ * cluster: every URL must be a mysql one with the same user, password and database, and
+ * each server appears once. Problems name the list entry (`database.url.1`).
+ */
+export function parseDatabaseUrls(urls: string | readonly string[], key = 'database.url'): DatabaseTarget {
+  if (typeof urls === 'string') return parseDatabaseUrl(urls, key)
+  const [first, ...rest] = urls.map((url, i) => ({ key: `${key}.${i}`, target: parseDatabaseUrl(url, `${key}.${i}`) }))
+  if (first === undefined) throw new ConfigError(`${key}: an empty list; give one URL or several servers of one cluster`)
+  if (first.target.kind === 'sqlite' && rest.length > 0) throw new ConfigError(`${first.key}: a SQLite file cannot be one of several servers; give it alone`)
+  if (first.target.kind === 'sqlite') return first.target
+  const head = first.target
+  const servers = [...head.servers]
+  for (const { key: at, target } of rest) {
+    if (target.kind !== 'mysql') throw new ConfigError(`${at}: a SQLite file cannot be one of several servers; give it alone`)
+    const differs = target.user !== head.user ? 'user' : target.database !== head.database ? 'database' : target.password !== head.password ? 'password' : undefined
+    if (differs !== undefined) {
+      throw new ConfigError(`${at}: names another ${differs} than ${first.key}; every server of the list holds the same database with the same account`, {
+        hint: 'list the nodes of one cluster, with the same user and database (and the password in database.passwordFile)',
+      })
+    }
+    const server = target.servers[0]
+    if (servers.some((s) => s.host === server.host && s.port === server.port)) throw new ConfigError(`${at}: ${server.host}:${server.port} is already in the list`)
+    servers.push(server)
+  }
+  return { ...head, servers: [servers[0]!, ...servers.slice(1)] }
 }

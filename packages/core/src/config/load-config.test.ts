@@ -17,7 +17,7 @@ describe('loadConfig', () => {
   it('fills defaults and parses a MySQL URL with the password from passwordFile', () => {
     const pw = file('pw', 's3cret\n')
     const cfg = loadConfig({ path: file('a.yml', `database:\n  url: mysql://f2b@db.example:3307/fleet\n  passwordFile: ${pw}\n`), env: {} })
-    expect(cfg.database.target).toEqual({ kind: 'mysql', host: 'db.example', port: 3307, user: 'f2b', database: 'fleet', password: 's3cret' })
+    expect(cfg.database.target).toEqual({ kind: 'mysql', servers: [{ host: 'db.example', port: 3307 }], user: 'f2b', database: 'fleet', password: 's3cret' })
     expect(cfg.host.name).toBe(hostname())
     expect(cfg.fail2ban).toMatchObject({ client: ['fail2ban-client'], sharedJail: 'f2b-central-shared', recentBanFraction: 0.4, allPortsJails: ['recidive'] })
     expect(cfg.readdb.schedule).toBe('*/5 * * * * *')

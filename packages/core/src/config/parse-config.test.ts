@@ -41,7 +41,7 @@ describe('parseConfig', () => {
 
   it.each<[string, string, ConfigIssue[]]>([
     ['an unknown key', `${sqlite}fail2ban:\n  sharedlog: /x\n`, [{ path: 'fail2ban', message: 'fail2ban: Unrecognized key: "sharedlog"' }]],
-    ['a missing key', 'database: {}\n', [{ path: 'database.url', message: 'database.url: Invalid input: expected string, received undefined' }]],
+    ['a missing key', 'database: {}\n', [{ path: 'database.url', message: 'database.url: Invalid input: expected a URL or a list of URLs, received undefined' }]],
     ['a file that is not a mapping', '42\n', [{ path: '', message: '(top level): Invalid input: expected object, received number' }]],
     ['a URL of another scheme', 'database:\n  url: postgres://x@y/z\n', [{ path: 'database.url', message: 'database.url: unsupported scheme "postgres:"; expected mysql: or sqlite:' }]],
     ['a malformed %-escape in the URL', 'database:\n  url: "mysql://%zz@h/d"\n', [{ path: 'database.url', message: 'database.url: the user has a malformed %-escape; write a literal % as %25' }]],
@@ -101,6 +101,32 @@ describe('parseConfig', () => {
       'database.url: holds a password, which database.passwordFile overrides',
       'database.tls.rejectUnauthorized: false accepts any server certificate: encrypted, but open to a man in the middle',
     ])
+  })
+
+  it('takes a list of servers of one cluster (issue 15), each problem naming its entry', () => {
+    const list = (...urls: string[]) => parse(`database:\n  url:\n${urls.map((u) => `    - ${u}\n`).join('')}`)
+    expect(list('mysql://f2b@db1/fleet', 'mysql://f2b@db2:3307/fleet', 'mariadb://f2b@[2001:db8::3]/fleet').config?.database.target).toEqual({
+      kind: 'mysql',
+      servers: [
+        { host: 'db1', port: 3306 },
+        { host: 'db2', port: 3307 },
+        { host: '2001:db8::3', port: 3306 },
+      ],
+      user: 'f2b',
+      database: 'fleet',
+      password: undefined,
+    })
+    expect(errorsOf(list('mysql://f2b@db1/fleet', 'mysql://other@db2/fleet'))).toEqual([
+      { path: 'database.url', message: 'database.url.1: names another user than database.url.0; every server of the list holds the same database with the same account' },
+    ])
+    expect(errorsOf(list('mysql://f2b@db1/fleet', 'mysql://f2b@db2/other'))[0]?.message).toMatch(/^database\.url\.1: names another database/)
+    expect(errorsOf(list('mysql://f2b@db1/fleet', 'mysql://f2b@db1:3306/fleet'))[0]?.message).toBe('database.url.1: db1:3306 is already in the list')
+    expect(errorsOf(list('mysql://f2b@db1/fleet', 'sqlite:/x.sqlite'))[0]?.message).toBe('database.url.1: a SQLite file cannot be one of several servers; give it alone')
+    expect(errorsOf(list('mysql://f2b@db1/fleet', 'http://db2/fleet'))[0]?.message).toBe('database.url.1: unsupported scheme "http:"; expected mysql: or sqlite:')
+    expect(errorsOf(parse('database:\n  url: []\n')).map((e) => e.path)).toEqual(['database.url'])
+    // The environment's list: URLs separated by spaces.
+    const env = parse(sqlite, { F2B_CENTRAL_DB_URL: 'mysql://f2b@db1/fleet  mysql://f2b@db2/fleet' })
+    expect(env.config?.database.target).toMatchObject({ servers: [{ host: 'db1' }, { host: 'db2' }] })
   })
 
   it('takes the environment only as given', () => {

@@ -5,14 +5,14 @@ import { NetworkSet, parseNetwork } from '../ban/network.js'
 import { ConfigError, F2bError } from '../errors.js'
 import { ownAddresses } from '../own-addresses.js'
 import { configFileSchema, configRules, type Config, type ConfigFile, type ConfigIssue, type CronGrammar, type RuleContext } from './config-schema.js'
-import { parseDatabaseUrl, type DatabaseTarget, type MysqlTls } from './database-url.js'
+import { parseDatabaseUrls, type DatabaseTarget, type MysqlTls } from './database-url.js'
 import { parseListenAddress } from './listen-address.js'
 import { readPasswordFile, readRuledFile, readSecretFile, TRUSTED_FILE_RULE } from './secret-file.js'
 
 export interface ParseConfigOptions {
   /** The file the text was read from, kept as Config.path (messages do not name it; loadConfig prefixes it). */
   readonly path: string
-  /** `F2B_CENTRAL_DB_URL` and `F2B_CENTRAL_HOST` override database.url and host.name. Default: no overrides. */
+  /** `F2B_CENTRAL_DB_URL` (one URL, or several separated by spaces) and `F2B_CENTRAL_HOST` override database.url and host.name. Default: no overrides. */
   readonly env?: NodeJS.ProcessEnv | undefined
   /** readdb.schedule's grammar (RuleContext.isCronExpression). Default: the schedule is not checked. */
   readonly isCronExpression?: CronGrammar | undefined
@@ -88,7 +88,11 @@ function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
     out[key] = s
     return s
   }
-  if (env.F2B_CENTRAL_DB_URL) section('database').url = env.F2B_CENTRAL_DB_URL
+  // Several URLs (the servers of one cluster) are separated by spaces.
+  if (env.F2B_CENTRAL_DB_URL) {
+    const urls = env.F2B_CENTRAL_DB_URL.trim().split(/\s+/)
+    section('database').url = urls.length === 1 ? urls[0] : urls
+  }
   if (env.F2B_CENTRAL_HOST) section('host').name = env.F2B_CENTRAL_HOST
   return out
 }
@@ -106,7 +110,7 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
   const { passwordFile, tls } = file.database
   const password = passwordFile === undefined ? undefined : ctx.attempt('database.passwordFile', () => readPasswordFile(passwordFile, 'database.passwordFile'))
   // The rules accepted the URL, and tls only with a mysql one.
-  let target: DatabaseTarget = parseDatabaseUrl(file.database.url)
+  let target: DatabaseTarget = parseDatabaseUrls(file.database.url)
   if (target.kind === 'mysql' && password !== undefined) target = { ...target, password }
   if (target.kind === 'mysql' && tls !== undefined) target = { ...target, tls: resolveTls(tls, ctx) }
   const { timeoutSeconds, ...fail2ban } = file.fail2ban

@@ -61,7 +61,7 @@ describe('database.tls', () => {
     const cfg = load(`${mysql}  tls:\n    ca: ${cert}\n    cert: ${cert}\n    key: ${key}\n    serverName: db.internal.example\n`)
     expect(cfg.database.target).toMatchObject({
       kind: 'mysql',
-      host: 'db.example.org',
+      servers: [{ host: 'db.example.org', port: 3306 }],
       tls: { ca: readFileSync(cert, 'utf8'), cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), rejectUnauthorized: true, serverName: 'db.internal.example' },
     })
   })

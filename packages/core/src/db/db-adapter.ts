@@ -26,10 +26,25 @@ export interface DbAdapter extends SchemaDialect, DriverErrors {
   installRoutines(db: Kysely<unknown>): Promise<void>
 }
 
+/** Which server of database.url a database is using, as `check` and `status` show it. */
+export interface ServerInUse {
+  /** `host:port`. */
+  readonly server: string
+  /** Its place in database.url's list (1: the first), and the list's length. */
+  readonly position: number
+  readonly of: number
+  /** A Galera node: its state (Synced, Donor/Desynced, …) and the cluster's size; undefined otherwise. */
+  readonly galera: { readonly state: string; readonly clusterSize: number } | undefined
+  /** The servers passed over on the way to it, for the last connection made, and why. */
+  readonly skipped: readonly { readonly server: string; readonly reason: string }[]
+}
+
 /** An open central database: the query builder, its dialect adapter, and how to close it. */
 export interface CentralDb {
   readonly db: Kysely<Database>
   readonly adapter: DbAdapter
+  /** The server in use (MySQL/MariaDB, once a query ran); undefined for SQLite or before any query. */
+  serverInUse?(): ServerInUse | undefined
   close(): Promise<void>
   /**
    * Fail every query in flight now, with `reason`, and drop the connections they run on

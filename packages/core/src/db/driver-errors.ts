@@ -5,8 +5,18 @@
 export interface DriverErrors {
   /** The error came from this driver (not from f2b-central itself, nor a bug). */
   isDriverError(err: unknown): boolean
-  /** A deadlock, lock wait timeout or busy database: the transaction can simply be run again. */
+  /**
+   * A deadlock (on Galera also a certification conflict at COMMIT), lock wait timeout or busy
+   * database, or a server failure: the transaction can simply be run again, from scratch
+   * (after a server failure, on the next server of database.url).
+   */
   isRetryable(err: unknown): boolean
+  /**
+   * The server cannot serve this session, though another one may: the connection was refused,
+   * lost or timed out, the server is shutting down, or it is a Galera node outside the Primary
+   * component (1047). The server list moves on to the next server (server-list.ts).
+   */
+  isServerFailure(err: unknown): boolean
   /** A unique key already holds this value. */
   isDuplicateKey(err: unknown): boolean
   /** The query failed because a table does not exist (an unmigrated database). */

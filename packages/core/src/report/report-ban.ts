@@ -7,6 +7,7 @@ import { describeTarget, openDatabase } from '../db/open-database.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { storeReport } from '../db/queries/bans.js'
 import { withDeadline } from '../deadline.js'
+import { withRetry } from '../db/retry.js'
 import { DatabaseError, describeError, F2bError } from '../errors.js'
 import { resolveInfrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
@@ -54,14 +55,17 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     const db = open ?? (await openDatabase(config.database.target, { timeoutMs, statementTimeoutMs: timeoutMs, connectionLimit: 1 }))
     // Only a connection of this run's own is closed.
     if (db !== open) central = db
-    const work = (async (): Promise<ReportOutcome> => {
+    // Run again whole when the server fails under it (the next server of database.url then
+    // answers): the report key makes a second store of the same ban a no-op.
+    const work = withRetry(db.adapter, async (): Promise<ReportOutcome> => {
       if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
       await assertSchemaCurrent(db)
       if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
       const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
       const { shipped, problem } = await shipSpool(db, config.spool.dir)
       return { kind: 'stored', banId, held, shippedFromSpool: shipped, spoolProblem: problem }
-    })()
+    }, 3)
+    // However many servers are tried, fail2ban waits at most the deadline; then the ban is spooled.
     return await withDeadline(work, timeoutMs, `storing the ban in ${where}`)
   } catch (err) {
     const cause = asDatabaseError(err, where)

@@ -1,12 +1,13 @@
-import { Kysely, MysqlDialect, type MysqlPool } from 'kysely'
-import { createPool, type PoolConnection, type PoolOptions } from 'mysql2'
+import { Kysely, MysqlDialect } from 'kysely'
+import { createPool, type Pool, type PoolConnection, type PoolOptions } from 'mysql2'
 import type { Socket } from 'node:net'
-import type { DatabaseTarget, MysqlTls } from '../../config/database-url.js'
+import type { DatabaseTarget, MysqlServer, MysqlTls } from '../../config/database-url.js'
 import { DatabaseError } from '../../errors.js'
 import type { Database } from '../../schema/database.js'
 import type { CentralDb } from '../db-adapter.js'
 import { queryLogger } from '../query-logger.js'
 import { mysqlAdapter } from './mysql-adapter.js'
+import { ServerList } from './server-list.js'
 
 type MysqlTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 
@@ -24,53 +25,26 @@ export interface MysqlOpenOptions {
   connectionLimit?: number
 }
 
-/** Open a MySQL/MariaDB database: UTC sessions, timestamps as strings, bounded waits, TLS when configured. */
+/**
+ * Open a MySQL/MariaDB database: UTC sessions, timestamps as strings, bounded waits, TLS when
+ * configured; with several servers in database.url, the first that answers (server-list.ts).
+ */
 export async function openMysql(target: MysqlTarget, options: MysqlOpenOptions): Promise<CentralDb> {
   // Probes start after this long idle; how often and how many follow is the kernel's
   // (tcp_keepalive_intvl, tcp_keepalive_probes): a dead peer is noticed in minutes, not
   // hours. The poll deadline is what bounds a poll.
   const keepAliveMs = Math.max(1000, options.timeoutMs)
-  const tlsOptions = target.tls ? await tlsPoolOptions(target, target.tls, keepAliveMs) : {}
-  const pool = createPool({
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    password: target.password,
-    database: target.database,
-    charset: 'utf8mb4',
-    connectTimeout: options.timeoutMs,
-    connectionLimit: options.connectionLimit ?? 4,
-    enableKeepAlive: true,
-    keepAliveInitialDelay: keepAliveMs,
-    // Timestamps stay the text the database stored, identical to SQLite's.
-    dateStrings: true,
-    timezone: 'Z',
-    supportBigNumbers: true,
-    // Rows are read by mysql2's fixed parsers, not parsers it generates with new Function per
-    // result shape: no code built from what the server sends, and nothing compiled at run
-    // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
-    disableEval: true,
-    ...tlsOptions,
-  })
-  const sessionSetup = sessionSettings(options)
-  const open = new Set<PoolConnection>()
-  pool.on('connection', (conn) => {
-    open.add(conn)
-    socketOf(conn).once('close', () => open.delete(conn))
-    // Queued before any query of the connection's first user. Should it fail, the session
-    // would not be UTC: the connection is dropped, so no query runs in it.
-    conn.query(sessionSetup, (err) => {
-      if (err) socketOf(conn).destroy(err)
-    })
-  })
-  // A failed TLS handshake becomes a DatabaseError that says what to check, not a bare driver error.
-  const dialectPool: MysqlPool = {
-    getConnection: (callback) => pool.getConnection((err, conn) => callback(err ? tlsFailure(target, err) : err, conn)),
-    end: (callback) => pool.end(callback),
-  }
-  const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: dialectPool }), log: queryLogger(options.onQuery) })
+  // Loaded only with database.tls: node:tls costs every other add2db run several milliseconds.
+  const tlsStream = target.tls ? (await import('./mysql-tls-stream.js')).openMysqlTlsStream : undefined
+  const shared: PoolShared = { sessionSetup: sessionSettings(options), keepAliveMs, open: new Set<PoolConnection>() }
+  const servers = new ServerList(
+    target.servers,
+    (server) => openServerPool(target, server, options, shared, target.tls && tlsStream ? tlsPoolOptions(server, target.tls, keepAliveMs, tlsStream) : {}),
+    { describeError: (server, err) => tlsFailure(target, server, err) },
+  )
+  const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: servers }), log: queryLogger(options.onQuery) })
   const abort = (reason: Error): void => {
-    for (const conn of open) socketOf(conn).destroy(reason)
+    for (const conn of shared.open) socketOf(conn).destroy(reason)
   }
   // A graceful end queues QUIT behind whatever a connection still runs: bounded, so a
   // program never hangs on its way out because the server stopped answering.
@@ -85,7 +59,49 @@ export async function openMysql(target: MysqlTarget, options: MysqlOpenOptions):
       clearTimeout(timer)
     }
   }
-  return { db, adapter: mysqlAdapter, close, abort }
+  return { db, adapter: mysqlAdapter, serverInUse: () => servers.inUse(), close, abort }
+}
+
+/** What the pools of every server share: the session's first statement, and the open connections (for abort). */
+interface PoolShared {
+  readonly sessionSetup: string
+  readonly keepAliveMs: number
+  readonly open: Set<PoolConnection>
+}
+
+/** One server's pool. With several servers, each may take its share of the deadline to connect, so that all are tried within it. */
+function openServerPool(target: MysqlTarget, server: MysqlServer, options: MysqlOpenOptions, shared: PoolShared, tlsOptions: PoolOptions): Pool {
+  const pool = createPool({
+    host: server.host,
+    port: server.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    charset: 'utf8mb4',
+    connectTimeout: target.servers.length > 1 ? Math.max(1000, Math.floor(options.timeoutMs / target.servers.length)) : options.timeoutMs,
+    connectionLimit: options.connectionLimit ?? 4,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: shared.keepAliveMs,
+    // Timestamps stay the text the database stored, identical to SQLite's.
+    dateStrings: true,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    // Rows are read by mysql2's fixed parsers, not parsers it generates with new Function per
+    // result shape: no code built from what the server sends, and nothing compiled at run
+    // time that add2db's code cache (packages/add2db/bin/add2db.cjs) cannot hold.
+    disableEval: true,
+    ...tlsOptions,
+  })
+  pool.on('connection', (conn) => {
+    shared.open.add(conn)
+    socketOf(conn).once('close', () => shared.open.delete(conn))
+    // Queued before any query of the connection's first user. Should it fail, the session
+    // would not be UTC: the connection is dropped, so no query runs in it.
+    conn.query(shared.sessionSetup, (err) => {
+      if (err) socketOf(conn).destroy(err)
+    })
+  })
+  return pool
 }
 
 /**
@@ -122,15 +138,16 @@ function socketOf(conn: PoolConnection): Socket {
  * else the URL's host, name or address (an address against the certificate's IP
  * subjectAltNames), before mysql2's credentials leave the process.
  */
-async function tlsPoolOptions(target: MysqlTarget, tls: MysqlTls, keepAliveMs: number): Promise<PoolOptions> {
-  // Loaded only with database.tls: node:tls costs every other add2db run several milliseconds.
-  const { openMysqlTlsStream } = await import('./mysql-tls-stream.js')
-  const tlsStream = { host: target.host, port: target.port, keepAliveMs, checkedName: tls.serverName ?? target.host, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }
+function tlsPoolOptions(server: MysqlServer, tls: MysqlTls, keepAliveMs: number, openMysqlTlsStream: typeof import('./mysql-tls-stream.js').openMysqlTlsStream): PoolOptions {
+  const checkedName = tls.serverName ?? server.host
+  const tlsStream = { host: server.host, port: server.port, keepAliveMs, checkedName, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }
   return { stream: () => openMysqlTlsStream(tlsStream) }
 }
 
-function tlsFailure(target: MysqlTarget, err: NodeJS.ErrnoException): NodeJS.ErrnoException | DatabaseError {
-  const where = `database mysql://${target.user}@${target.host}:${target.port}/${target.database}`
+// A failed TLS handshake becomes a DatabaseError that says what to check, not a bare driver error.
+function tlsFailure(target: MysqlTarget, server: MysqlServer, failure: unknown): unknown {
+  const err = failure as NodeJS.ErrnoException
+  const where = `database mysql://${target.user}@${server.host}:${server.port}/${target.database}`
   if (err.code === 'HANDSHAKE_SSL_ERROR') {
     return new DatabaseError(`${where}: TLS handshake failed: ${err.message}`, {
       cause: err,
@@ -140,5 +157,5 @@ function tlsFailure(target: MysqlTarget, err: NodeJS.ErrnoException): NodeJS.Err
   if (err.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
     return new DatabaseError(`${where}: database.tls is set but the server does not offer TLS`, { cause: err, hint: "configure the server's ssl_cert and ssl_key" })
   }
-  return err
+  return failure
 }

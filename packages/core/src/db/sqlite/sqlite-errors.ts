@@ -18,6 +18,8 @@ export const sqliteErrors: DriverErrors = {
   // Extended codes count too: in WAL mode a transaction that read before writing gets
   // SQLITE_BUSY_SNAPSHOT at once (no busy wait) when another writer committed in between.
   isRetryable: (err) => code(err).startsWith('SQLITE_BUSY') || code(err).startsWith('SQLITE_LOCKED'),
+  // One file on this machine: there is no other server to move to.
+  isServerFailure: () => false,
   isDuplicateKey: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   // SQLite reports a missing table as a plain SQLITE_ERROR: its message is all there is.
   isMissingTable: (err) => err instanceof Error && /no such table/.test(err.message),
