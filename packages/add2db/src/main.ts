@@ -4,11 +4,14 @@ import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { DatabaseAccessError, describeError, F2bError, SchemaError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
+import { openNotifier } from '@f2b-central/core/notify/notifier'
 import { newReportIdentity, noteDatabaseSilent, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
 import { parseAdd2dbArgs, USAGE } from './args.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.
 const BACKSTOP_EXTRA_MS = 2000
+// The most a wake-up over MQTT (notify.mqtt) adds to a ban, loading the client included.
+const NOTIFY_BOUND_MS = 100
 
 async function main(argv: string[]): Promise<ExitCode> {
   const args = parseAdd2dbArgs(argv)
@@ -30,6 +33,11 @@ async function main(argv: string[]): Promise<ExitCode> {
     )
   }
   if (outcome.kind === 'stored' && outcome.spoolProblem) process.stderr.write(`add2db: warning: ban stored; not shipped from the spool: ${outcome.spoolProblem}\n`)
+  // Committed: wake the fleet's daemons. A held ban is applied by nobody yet, so nobody is woken.
+  if (outcome.kind === 'stored' && !outcome.held) {
+    const notifier = await openNotifier(config, { mode: 'once', boundMs: NOTIFY_BOUND_MS, log: { warn: (line) => process.stderr.write(`add2db: warning: ${line}\n`) } })
+    await notifier.bansChanged(outcome.banId)
+  }
   if (outcome.kind === 'spooled') {
     // A database that is down is waited out (exit 0); one that needs an admin (unmigrated,
     // newer schema, account refused, no such database) is an error fail2ban logs as such,

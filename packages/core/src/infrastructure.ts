@@ -13,23 +13,28 @@ export interface Infrastructure {
 /**
  * This host's infrastructure: `host.neverBan`, plus every address the database server's name
  * in database.url resolves to (a ban of the database server would cut every host off the
- * database, and an operator's unban could then no longer reach them). An address in the URL
+ * database, and an operator's unban could then no longer reach them), and the MQTT broker's
+ * in notify.mqtt.url (banned, it would silence push for the whole fleet). An address in a URL
  * is taken as is; a name is looked up (getaddrinfo: /etc/hosts, then DNS).
  */
 export async function resolveInfrastructure(config: Config): Promise<Infrastructure> {
   const extra = new Set<string>()
   const unresolved: string[] = []
-  const target = config.database.target
-  if (target.kind === 'mysql') {
-    if (isIP(target.host) !== 0) extra.add(canonical(target.host))
-    else {
-      try {
-        for (const a of await lookup(target.host, { all: true })) extra.add(canonical(a.address))
-      } catch {
-        unresolved.push(target.host)
+  const servers: string[] = []
+  if (config.database.target.kind === 'mysql') servers.push(config.database.target.host)
+  if (config.notify.mqtt !== undefined) servers.push(config.notify.mqtt.host)
+  await Promise.all(
+    servers.map(async (host) => {
+      if (isIP(host) !== 0) extra.add(canonical(host))
+      else {
+        try {
+          for (const a of await lookup(host, { all: true })) extra.add(canonical(a.address))
+        } catch {
+          unresolved.push(host)
+        }
       }
-    }
-  }
+    }),
+  )
   return { has: (ip) => extra.has(ip) || config.neverBan.has(ip), unresolved }
 }
 

@@ -10,6 +10,7 @@ import { parseReaddbArgs, USAGE } from './args.js'
 import { runDaemon } from './daemon.js'
 import { acquireLock } from './lock-file.js'
 import { createLogger, type Logger } from './logger.js'
+import { openPush } from './push.js'
 
 async function main(argv: string[]): Promise<ExitCode> {
   const args = parseReaddbArgs(argv)
@@ -33,24 +34,29 @@ async function run(config: Config, daemon: boolean): Promise<ExitCode> {
   const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
     throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
   })
+  // notify.mqtt: woken by the fleet's wake-ups (daemon), publishing the vallumd topics.
+  const push = await openPush(config, log, daemon)
   try {
-    const hostPoll = createHostPoll(config, central)
+    const hostPoll = createHostPoll(config, central, { announce: push?.announce })
     const spoolWarning = repeatedWarning(log, 'spool not shipped')
+    const handOverWarning = repeatedWarning(log, 'bans not handed to the shared jail')
     const poll = async (): Promise<void> => {
       const started = performance.now()
       const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
       spoolWarning(spoolProblem)
+      handOverWarning(result.handOverProblem)
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {
-      log.info({ host: config.host.name, schedule: config.readdb.schedule }, 'started')
-      await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000 })
+      log.info({ host: config.host.name, schedule: config.readdb.schedule, push: config.notify.mqtt?.url ?? false }, 'started')
+      await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000, wakeUps: push && ((wake) => push.onWake(wake)) })
     } else {
       await poll()
     }
     return ExitCode.Ok
   } finally {
+    await push?.close()
     await central.close()
   }
 }

@@ -12,7 +12,7 @@ import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
 import { shipSpool } from '../report/ship-spool.js'
-import { pollOnce, type PollResult, type PollState } from './poll.js'
+import { pollOnce, type PollOptions, type PollResult, type PollState } from './poll.js'
 
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
@@ -25,6 +25,8 @@ export interface HostPollRun {
 export interface HostPollOptions {
   /** Reads local ban state instead of the one the config names (a benchmark that times it). */
   readonly banState?: BanStateReader
+  /** PollOptions.announce: the vallumd topics, when this host publishes them. */
+  readonly announce?: PollOptions['announce']
 }
 
 /**
@@ -47,6 +49,7 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
   const unban = operatorUnban(client, config)
   const unbanExpired = sharedJailUnban(client, config)
+  const handOver = sharedJailBan(client, config)
   const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
   const state: PollState = {}
   const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
@@ -81,6 +84,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         unban,
         unbanExpired,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
+        handOver,
+        announce: options.announce,
         state,
       })
       return { shipped, spoolProblem, result }
@@ -148,4 +153,9 @@ function operatorUnban(client: Fail2banClient, config: Config): (ips: readonly s
 // A fleet ban that ran out: the shared jail only, whatever unbanAllJails says.
 function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
   return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'unbanip'], ips)
+}
+
+// New bans straight to the shared jail, besides their log line: one request per poll's batch.
+function sharedJailBan(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
+  return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'banip'], ips)
 }
