@@ -76,8 +76,8 @@ export interface RunningDaemon {
   readonly exited: Promise<number | null>
 }
 
-export function startDaemon(config: string): RunningDaemon {
-  const child = spawn(process.execPath, [BIN.readdb, '--config', config, '--daemon'], { stdio: ['ignore', 'pipe', 'pipe'] })
+export function startDaemon(config: string, env: NodeJS.ProcessEnv = {}): RunningDaemon {
+  const child = spawn(process.execPath, [BIN.readdb, '--config', config, '--daemon'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))

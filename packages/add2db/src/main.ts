@@ -10,7 +10,7 @@ import { parseAdd2dbArgs, USAGE } from './args.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.
 const BACKSTOP_EXTRA_MS = 2000
-// The most a wake-up over MQTT (notify.mqtt) adds to a ban, loading the client included.
+// The longest a wake-up over MQTT (notify.mqtt) waits on the broker: connect, publish, PUBACK.
 const NOTIFY_BOUND_MS = 100
 
 async function main(argv: string[]): Promise<ExitCode> {

@@ -53,6 +53,7 @@ export class MqttLink {
   readonly #target: MqttTarget
   readonly #log: NotifyLog
   readonly #handlers = new Map<string, () => void>()
+  readonly #subscribed = new Set<string>()
   #down: string | undefined
 
   constructor(target: MqttTarget, log: NotifyLog) {
@@ -110,6 +111,10 @@ export class MqttLink {
   #subscribe(topic: string): void {
     this.#client.subscribe(topic, { qos: 1 }, (err) => {
       if (err) this.#log.warn(`broker ${this.#target.url}: cannot subscribe to ${topic}: ${err.message}`)
+      else if (!this.#subscribed.has(topic)) {
+        this.#subscribed.add(topic)
+        this.#log.info?.(`subscribed to ${topic} on ${this.#target.url}`)
+      }
     })
   }
 }

@@ -10,15 +10,14 @@ function payload(banId: number | undefined): string {
 
 /**
  * For one-shot programs (add2db, the operator commands): each wake-up on a connection of its
- * own, done by `deadline` (performance.now() time). A failure is noted in `spoolDir`
+ * own, within `boundMs`. A failure is noted in `spoolDir`
  * (broker-down.ts) and said once; while the note is fresh the runs after it skip the broker
  * (openNotifier looks at the note).
  */
-export function onceNotifier(target: MqttTarget, spoolDir: string, options: { deadline: number; log: NotifyLog }): Notifier {
+export function onceNotifier(target: MqttTarget, spoolDir: string, options: { boundMs: number; log: NotifyLog }): Notifier {
   return {
     async bansChanged(banId) {
-      const boundMs = Math.max(1, Math.round(options.deadline - performance.now()))
-      const problem = await publishOnce(target, [{ topic: wakeTopic(target.topic), payload: payload(banId) }], boundMs)
+      const problem = await publishOnce(target, [{ topic: wakeTopic(target.topic), payload: payload(banId) }], options.boundMs)
       if (problem === undefined) {
         clearBrokerDown(spoolDir)
         return
