@@ -22,7 +22,8 @@ export function clientOptions(target: MqttTarget, options: Pick<IClientOptions, 
  * throws: undefined when the broker took it, else why not, in one line.
  */
 export async function publishOnce(target: MqttTarget, messages: readonly { topic: string; payload: string }[], boundMs: number): Promise<string | undefined> {
-  const client = connect(target.url, clientOptions(target, { connectTimeout: boundMs, reconnectPeriod: 0 }))
+  // MQTT.js's own connect timeout later than ours: the bound is ours, and so is the message.
+  const client = connect(target.url, clientOptions(target, { connectTimeout: boundMs + 1000, reconnectPeriod: 0 }))
   let timer: NodeJS.Timeout | undefined
   // Only errors name the broker: MQTT.js's messages carry no credentials.
   const failure = new Promise<string>((resolve) => {
