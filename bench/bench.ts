@@ -4,10 +4,11 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5      run only some figures
+//   BENCH_FIGURES=1,2,3,4,5,7    run only some figures (7: push, three hosts, push and no push)
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
+//   BENCH_PUSH_ATTACKS=40        figure 7: attacks per mode (each lands on two hosts)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -18,16 +19,18 @@ import { add2dbSilent } from './add2db-silent.js'
 import { createBenchDb, type BenchDb, type Dialect } from './central.js'
 import { pollScale } from './poll-scale.js'
 import { propagation } from './propagation.js'
+import { pushBench } from './push.js'
 import { readdbThroughput } from './readdb-throughput.js'
 import { serveBench } from './serve.js'
 import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
 const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
+const PUSH_ATTACKS = Number(process.env.BENCH_PUSH_ATTACKS ?? 40)
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -108,6 +111,7 @@ async function main(): Promise<number> {
   await attempt('add2dbSilent', '5', () => add2dbSilent(dir, { runs: 20 }))
 
   await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
+  await attempt('push', '7', () => withDb('push', (db) => pushBench(db, dir, { attacks: PUSH_ATTACKS, minGapMs: 300, maxGapMs: 1200 })))
 
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
@@ -156,6 +160,7 @@ type Results = {
   readdbThroughput?: Awaited<ReturnType<typeof readdbThroughput>>
   pollScale?: Awaited<ReturnType<typeof pollScale>>
   serve?: Awaited<ReturnType<typeof serveBench>>
+  push?: Awaited<ReturnType<typeof pushBench>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -238,6 +243,21 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       met: yes(sv.peakRssMb < 200),
     })
   } else failed('serve', '6. serve')
+  const pu = r.push
+  if (pu) {
+    for (const m of pu.modes) {
+      const x = pu.results[m.name]
+      if (!x) continue
+      const ms = (v: { p50: number; p99: number }) => `p50 ${s1(v.p50)}, p99 ${s1(v.p99)}`
+      const what = `${m.name}, schedule ${m.schedule === '* * * * * *' ? '1 s' : '60 s'}`
+      const complete = x.missing === 0 && x.doubleBans === 0
+      const note = complete ? '' : ` (${x.missing} never banned, ${x.doubleBans} banned twice)`
+      rows.push({ figure: `7. A's ban → B's and C's ban, ${what} (${x.samples} bans on 3 hosts)`, value: ms(x.banToBanMs) + note, target: m.name === 'push' ? `p99 < ${s1(pu.targets.banToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.banToBanMs.p99 < pu.targets.banToBanP99Ms) : '' })
+      rows.push({ figure: `7.   attack's last log line on A → B's and C's ban, ${what}`, value: ms(x.lineToBanMs), target: m.name === 'push' ? `p99 < ${s1(pu.targets.lineToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.lineToBanMs.p99 < pu.targets.lineToBanP99Ms) : '' })
+    }
+    const fc = pu.fail2banClient
+    rows.push({ figure: '7.   one fail2ban-client call (set JAIL banip IP), median / max', value: `${fc.banipMsMedian} / ${fc.banipMsMax} ms (ping ${fc.pingMsMedian} ms)`, target: '(informative: the hand-over costs one per poll)', met: '' })
+  } else failed('push', '7. push')
   return rows
 }
 
