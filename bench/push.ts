@@ -5,12 +5,13 @@
 // second (issue 12's baseline). Both ends are fail2ban's own millisecond log times: A's
 // `[auth] Ban IP` to B's and C's `[f2b-central-shared] Ban IP`, and from the attack's last
 // log line (written here, the bench's clock: the same machine) to B's and C's ban.
-// Also measured: what one fail2ban-client call costs (readdb hands each poll's bans to the
-// shared jail with one), against the whole path.
+// Also measured: what one fail2ban-client call costs against the same request on fail2ban's
+// socket (readdb hands each poll's bans to the shared jail with one request, on the socket).
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { sendCommand } from '@f2b-central/core/fail2ban/fail2ban-socket'
 import type { Fail2banServer } from '../test/setup/fail2ban-server.js'
 import { reportingJail } from '../test/setup/jails.js'
 import { writeHostConfig } from '../test/setup/programs.js'
@@ -140,12 +141,16 @@ async function clientCost(server: Fail2banServer) {
     })
   const ban: number[] = []
   const ping: number[] = []
+  const socket: number[] = []
   for (let i = 0; i < 15; i++) {
     ban.push(await time(['set', SHARED, 'banip', `198.18.255.${i + 1}`]))
     ping.push(await time(['ping']))
+    const t = performance.now()
+    await sendCommand(server.socket, ['set', SHARED, 'banip', `198.18.254.${i + 1}`], 10_000)
+    socket.push(performance.now() - t)
   }
-  await time(['set', SHARED, 'unbanip', ...Array.from({ length: 15 }, (_, i) => `198.18.255.${i + 1}`)])
-  return { banipMsMedian: round(median(ban), 0), banipMsMax: round(Math.max(...ban), 0), pingMsMedian: round(median(ping), 0) }
+  await time(['set', SHARED, 'unbanip', ...Array.from({ length: 15 }, (_, i) => [`198.18.255.${i + 1}`, `198.18.254.${i + 1}`]).flat()])
+  return { banipMsMedian: round(median(ban), 0), banipMsMax: round(Math.max(...ban), 0), pingMsMedian: round(median(ping), 0), socketBanipMsMedian: round(median(socket), 1), socketBanipMsMax: round(Math.max(...socket), 1) }
 }
 
 async function waitForOutput(d: ReturnType<typeof startDaemon>, text: string): Promise<void> {

@@ -52,6 +52,8 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
       shippedFiles: true,
       filters: { 'test-auth': AUTH_FILTER },
       jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n\n${extra(dir)}`,
+      // fail2ban logs "IP already banned" at DEBUG when the line is less than 3 s older than the ban.
+      files: { 'fail2ban.d/debug.local': '[DEFAULT]\nloglevel = DEBUG\n' },
       beforeStart: (s) => {
         writeFileSync(s.path('shared.log'), '')
         writeFileSync(s.path('auth.log'), '')
@@ -153,12 +155,12 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     const allowed = '198.51.100.200'
     const brief = '198.51.100.201'
     expect((await runProgram(BIN.add2db, ['--config', configs.a as string, '--jail', 'auth', '--ip', allowed])).code).toBe(0)
-    expect((await runProgram(BIN.add2db, ['--config', configs.a as string, '--jail', 'auth', '--ip', brief, '--bantime', '2'])).code).toBe(0)
+    // Long enough for B to apply it before it runs out, on a loaded machine too.
+    expect((await runProgram(BIN.add2db, ['--config', configs.a as string, '--jail', 'auth', '--ip', brief, '--bantime', '6'])).code).toBe(0)
     await shared('c').waitForBan(SHARED, allowed, 20_000)
-    await shared('b').waitForBan(SHARED, brief, 20_000)
     await waitUntil('B to decide both', async () => (await statuses(allowed))['host-b'] === BanStatus.Allowlisted && (await statuses(brief))['host-b'] === BanStatus.Added, 10_000)
     await waitUntil('the routers to get the brief ban', () => routerFeed.messages.includes(`${vallumd}/edge/add ${brief}`), 10_000)
-    // Past its 2 s, a wake-up (any will do: it is only a hint) makes B's poll sweep it.
+    // Past its 6 s, a wake-up (any will do: it is only a hint) makes B's poll sweep it.
     await waitUntil(
       'the expiry to go out',
       async () => {
@@ -167,7 +169,7 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
         await waker.endAsync()
         return routerFeed.messages.includes(`${vallumd}/edge/del ${brief}`)
       },
-      20_000,
+      30_000,
       1000,
     )
     expect(routerFeed.messages.filter((m) => m.includes(allowed))).toEqual([])

@@ -4,7 +4,8 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { describeTarget } from '../db/open-database.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
-import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
+import { Fail2banClient, MAX_ADDRESSES_PER_CALL } from '../fail2ban/fail2ban-client.js'
+import { clientSocket, sendCommand } from '../fail2ban/fail2ban-socket.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
 import { TimeoutError } from '../errors.js'
 import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
@@ -155,7 +156,14 @@ function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly
   return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'unbanip'], ips)
 }
 
-// New bans straight to the shared jail, besides their log line: one request per poll's batch.
+// New bans straight to the shared jail, besides their log line: one request per poll's
+// batch, on fail2ban's socket when fail2ban.client names it (`-s SOCKET`), since a
+// fail2ban-client call costs a Python start and a socket round trip does not.
 function sharedJailBan(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
-  return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'banip'], ips)
+  const socket = clientSocket(config.fail2ban.client)
+  const { sharedJail, timeoutMs } = config.fail2ban
+  if (socket === undefined) return (ips) => client.runWithAddresses(['set', sharedJail, 'banip'], ips)
+  return async (ips) => {
+    for (let i = 0; i < ips.length; i += MAX_ADDRESSES_PER_CALL) await sendCommand(socket, ['set', sharedJail, 'banip', ...ips.slice(i, i + MAX_ADDRESSES_PER_CALL)], timeoutMs)
+  }
 }
