@@ -316,6 +316,12 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
     }
   }
   if (r.pollScale) o.push(`4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`)
+  if (r.push) {
+    for (const [mode, x] of Object.entries(r.push.results)) {
+      o.push(`7. where the latency goes, ${mode} (p50 / p99 / max, ms); polls that did work: ${x.pollsThatDidWork}, median ${x.pollMsMedian} ms`)
+      for (const [k, v] of Object.entries(x.stagesMs)) o.push(`   ${k.padEnd(60)} ${String(v.p50).padStart(6)} ${String(v.p99).padStart(6)} ${String(v.max).padStart(6)}`)
+    }
+  }
   o.push(`results: bench/results.json`)
   process.stdout.write(`${o.join('\n')}\n`)
 }

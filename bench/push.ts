@@ -15,9 +15,9 @@ import { sendCommand } from '@f2b-central/core/fail2ban/fail2ban-socket'
 import type { Fail2banServer } from '../test/setup/fail2ban-server.js'
 import { reportingJail } from '../test/setup/jails.js'
 import { writeHostConfig } from '../test/setup/programs.js'
-import type { BenchDb } from './central.js'
+import { openTracked, type BenchDb } from './central.js'
 import { startDaemon, startServers } from './propagation.js'
-import { banTimes, checkInterrupted, localStamp, median, percentile, progress, round, sleep } from './util.js'
+import { banTimes, checkInterrupted, dbTimeMs, localStamp, median, percentile, progress, round, sleep } from './util.js'
 
 const SHARED = 'f2b-central-shared'
 const BROKER = 'mqtt://127.0.0.1:1883'
@@ -90,7 +90,11 @@ export async function pushBench(db: BenchDb, dir: string, o: PushBenchOptions) {
         checkInterrupted()
       }
       await Promise.all(daemons.map((d) => d.stop()))
-      results[mode.name] = summarise(written, a, [b, c], daemons.map((d) => d.output()))
+      const central = await openTracked(db)
+      const rows = await central.db.selectFrom('bans').select(['ip', 'created_at']).where('ip', 'in', [...written.keys()]).execute()
+      await central.close()
+      const stored = new Map(rows.map((r) => [r.ip, dbTimeMs(r.created_at)]))
+      results[mode.name] = summarise(written, stored, a, [b, c], daemons.map((d) => d.output()))
       block++
     }
     return { attacks: o.attacks, hosts: 3, broker: BROKER, modes: MODES.map((m) => ({ name: m.name, schedule: m.schedule })), results, fail2banClient: client, targets: { banToBanP99Ms: 500, lineToBanP99Ms: 1500 } }
@@ -99,10 +103,19 @@ export async function pushBench(db: BenchDb, dir: string, o: PushBenchOptions) {
   }
 }
 
-function summarise(written: Map<string, number>, a: Fail2banServer, receivers: Fail2banServer[], outputs: string[]) {
+function summarise(written: Map<string, number>, stored: Map<string, number>, a: Fail2banServer, receivers: Fail2banServer[], outputs: string[]) {
   const onA = banTimes(a.logFile, 'auth')
   const banToBan: number[] = []
   const lineToBan: number[] = []
+  const lineToABan: number[] = []
+  const aBanToStored: number[] = []
+  const storedToBan: number[] = []
+  for (const [ip, t0] of written) {
+    const banned = onA.get(ip)
+    const at = stored.get(ip)
+    if (banned !== undefined) lineToABan.push(banned - t0)
+    if (banned !== undefined && at !== undefined && Number.isFinite(at)) aBanToStored.push(at - banned)
+  }
   let missing = 0
   for (const r of receivers) {
     const on = banTimes(r.logFile, SHARED)
@@ -115,12 +128,27 @@ function summarise(written: Map<string, number>, a: Fail2banServer, receivers: F
       }
       banToBan.push(end - start)
       lineToBan.push(end - t0)
+      const at = stored.get(ip)
+      if (at !== undefined && Number.isFinite(at)) storedToBan.push(end - at)
     }
   }
   const polls = outputs.flatMap((out) => out.split('\n').filter((l) => l.startsWith('{"') && l.includes('"msg":"poll"')).map((l) => JSON.parse(l) as { ms: number; handedOver?: number }))
   // One Ban per address per receiver: the hand-over and the log line never ban twice.
   const doubleBans = receivers.reduce((n, r) => n + [...written.keys()].filter((ip) => countBans(r.logFile, ip) > 1).length, 0)
-  return { samples: banToBan.length, missing, doubleBans, banToBanMs: stats(banToBan), lineToBanMs: stats(lineToBan), pollsThatDidWork: polls.length, pollMsMedian: round(median(polls.map((p) => p.ms)), 0) }
+  return {
+    samples: banToBan.length,
+    missing,
+    doubleBans,
+    banToBanMs: stats(banToBan),
+    lineToBanMs: stats(lineToBan),
+    stagesMs: {
+      "line written → A's fail2ban banned (A's file watcher)": stats(lineToABan),
+      "A banned → row stored (fail2ban's action thread, add2db)": stats(aBanToStored),
+      "row stored → B/C banned (wake-up or tick, poll, hand-over)": stats(storedToBan),
+    },
+    pollsThatDidWork: polls.length,
+    pollMsMedian: round(median(polls.map((p) => p.ms)), 0),
+  }
 }
 
 function countBans(logFile: string, ip: string): number {
