@@ -7,6 +7,7 @@
 // log line (written here, the bench's clock: the same machine) to B's and C's ban.
 // Also measured: what one fail2ban-client call costs against the same request on fail2ban's
 // socket (readdb hands each poll's bans to the shared jail with one request, on the socket).
+// B and C read ban state from fail2ban's database, as figure 1 does.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
@@ -69,7 +70,7 @@ export async function pushBench(db: BenchDb, dir: string, o: PushBenchOptions) {
       const notify = mode.push ? { notify: { mqtt: { url: BROKER, topic } } } : {}
       writeHostConfig({ dir, name: 'push-a', dbUrl: db.url, extra: notify })
       const daemons = [b, c].map((s) => {
-        const cfg = writeHostConfig({ dir, name: s.name, dbUrl: db.url, sharedLog: s.path('shared.log'), fail2ban: { client: s.clientArgv(), sharedJail: SHARED }, extra: { ...notify, readdb: { schedule: mode.schedule } } })
+        const cfg = writeHostConfig({ dir, name: s.name, dbUrl: db.url, sharedLog: s.path('shared.log'), fail2ban: { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED }, extra: { ...notify, readdb: { schedule: mode.schedule } } })
         return startDaemon(cfg)
       })
       for (const d of daemons) await waitForOutput(d, mode.push ? `subscribed to ${topic}/bans` : '"msg":"started"')

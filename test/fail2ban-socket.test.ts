@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { answerProblem, clientSocket, sendCommand } from '@f2b-central/core/fail2ban/fail2ban-socket'
+import { socketJailCheck } from '@f2b-central/core/fail2ban/shared-jail-check'
 import { Fail2banServer } from './setup/fail2ban-server.js'
 
 const SHARED = 'f2b-central-shared'
@@ -40,6 +41,12 @@ describe("fail2ban's socket, spoken directly", () => {
     const err = await sendCommand(server.socket, ['set', 'no-such-jail', 'banip', '192.0.2.32'], 10_000).catch((e: Error) => e)
     expect((err as Error).message).toMatch(/^fail2ban socket .*: set no-such-jail banip failed: \w+: .*no-such-jail/)
     expect((err as Error).message).not.toContain('192.0.2.32')
+  })
+
+  it("checks the shared jail with one `status` request, saying what runs when it does not", async () => {
+    expect(await socketJailCheck(server.socket, SHARED, 10_000)()).toBeNull()
+    expect(await socketJailCheck(server.socket, 'other-jail', 10_000)()).toBe(`the shared jail other-jail is not running (fail2ban runs: ${SHARED})`)
+    expect(await socketJailCheck(server.path('nothing.sock'), SHARED, 10_000)()).toMatch(/^fail2ban is not answering: fail2ban socket .*: status failed: ENOENT/)
   })
 
   it('fails with the reason when nothing listens', async () => {

@@ -28,8 +28,19 @@ export function clientSocket(argv: readonly string[]): string | undefined {
  * addresses) otherwise, or past `timeoutMs`.
  */
 export function sendCommand(socket: string, args: readonly string[], timeoutMs: number): Promise<void> {
+  return ask(socket, args, timeoutMs).then(() => undefined)
+}
+
+/** fail2ban answered, and refused the command (an unknown jail, a bad value). */
+export class Fail2banRefusal extends Fail2banError {}
+
+/**
+ * The strings of fail2ban's answer to a command it accepted, in order (for `status`: the
+ * labels and values, `Jail list` then `sshd, f2b-central-shared`). Rejects as sendCommand.
+ */
+export function ask(socket: string, args: readonly string[], timeoutMs: number): Promise<string[]> {
   const what = `fail2ban socket ${socket}: ${args.slice(0, 3).join(' ')}`
-  return new Promise((resolve, reject) => {
+  return new Promise<string[]>((resolve, reject) => {
     const chunks: Buffer[] = []
     const conn = connect(socket)
     const fail = (problem: string) => {
@@ -44,9 +55,10 @@ export function sendCommand(socket: string, args: readonly string[], timeoutMs: 
       const answer = Buffer.concat(chunks)
       if (answer.length < END.length || !answer.subarray(answer.length - END.length).equals(END)) return
       conn.end(Buffer.concat([CLOSE, END]))
-      const problem = answerProblem(answer.subarray(0, answer.length - END.length))
-      if (problem === undefined) resolve()
-      else reject(new Fail2banError(`${what} failed: ${problem}`))
+      const pickle = answer.subarray(0, answer.length - END.length)
+      const problem = answerProblem(pickle)
+      if (problem === undefined) resolve(pickledStrings(pickle))
+      else reject(new Fail2banRefusal(`${what} failed: ${problem}`))
     })
     conn.on('end', () => fail('connection closed before the answer'))
   })
@@ -76,14 +88,20 @@ export function answerProblem(pickle: Buffer): string | undefined {
   if (pickle[i] === 0x80) i += 2
   if (pickle[i] === 0x95) i += 9
   if (pickle[i] === 0x4b && pickle[i + 1] === 0) return undefined
+  const strings = pickledStrings(pickle)
+  const said = strings.length >= 3 ? `${strings[1]}: ${strings.slice(2).join(' ')}` : (strings.join(' ') || 'an error')
+  return said.length > 300 ? `${said.slice(0, 300)}…` : said
+}
+
+/** The short strings (SHORT_BINUNICODE, as fail2ban's Python pickles every str under 256 bytes) of a pickle, in order. */
+function pickledStrings(pickle: Buffer): string[] {
   const strings: string[] = []
-  for (let j = i; j < pickle.length; j++) {
+  for (let j = 0; j < pickle.length; j++) {
     if (pickle[j] === 0x8c && j + 1 < pickle.length) {
       const n = pickle[j + 1] as number
       strings.push(pickle.subarray(j + 2, j + 2 + n).toString('utf8'))
       j += 1 + n
     }
   }
-  const said = strings.length >= 3 ? `${strings[1]}: ${strings.slice(2).join(' ')}` : (strings.join(' ') || 'an error')
-  return said.length > 300 ? `${said.slice(0, 300)}…` : said
+  return strings
 }

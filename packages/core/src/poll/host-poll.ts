@@ -8,7 +8,7 @@ import { Fail2banClient, MAX_ADDRESSES_PER_CALL } from '../fail2ban/fail2ban-cli
 import { clientSocket, sendCommand } from '../fail2ban/fail2ban-socket.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
 import { TimeoutError } from '../errors.js'
-import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
+import { sharedJailCheck, socketJailCheck } from '../fail2ban/shared-jail-check.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
@@ -51,7 +51,9 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const unban = operatorUnban(client, config)
   const unbanExpired = sharedJailUnban(client, config)
   const handOver = sharedJailBan(client, config)
-  const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
+  // On fail2ban's socket when fail2ban.client names it: no Python start per poll.
+  const socket = clientSocket(config.fail2ban.client)
+  const checkSharedJail = socket === undefined ? sharedJailCheck(client, config.fail2ban.sharedJail) : socketJailCheck(socket, config.fail2ban.sharedJail, config.fail2ban.timeoutMs)
   const state: PollState = {}
   const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
   let schemaChecked = false
