@@ -13,7 +13,7 @@ import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { reportingJail } from './setup/jails.js'
-import { SHARED_BROKER_URL, subscribe, uniqueTopic } from './setup/mosquitto.js'
+import { requireSharedBroker, SHARED_BROKER_URL, subscribe, uniqueTopic } from './setup/mosquitto.js'
 import { runCli } from './setup/operator.js'
 import { BIN, runProgram, startDaemon, writeHostConfig, type RunningDaemon } from './setup/programs.js'
 
@@ -61,6 +61,7 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     })
 
   beforeAll(async () => {
+    await requireSharedBroker()
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
     const cfgA = join(tdb.dir, 'host-a.yml')

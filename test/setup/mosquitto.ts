@@ -101,8 +101,15 @@ export async function silentBroker(): Promise<{ url: string; close: () => Promis
   }
 }
 
+/** Throws, saying how to fix it, unless the machine's Mosquitto listens on 127.0.0.1:1883. */
+export async function requireSharedBroker(): Promise<void> {
+  requirePrograms('mosquitto')
+  if (!(await accepting(1883))) throw new Error('Mosquitto is not listening on 127.0.0.1:1883: start it with `mosquitto -d` (npm test\'s preparation does it when run as root)')
+}
+
 /** Every message on `<prefix>/#` from now on, as `topic payload`, read by a real subscriber (MQTT.js). */
 export async function subscribe(url: string, prefix: string): Promise<{ messages: string[]; client: MqttClient; close: () => Promise<void> }> {
+  if (url === SHARED_BROKER_URL) await requireSharedBroker()
   const client = await connectAsync(url, { clientId: `f2b-test-sub-${randomBytes(4).toString('hex')}`, reconnectPeriod: 0 })
   const messages: string[] = []
   client.on('message', (topic, payload) => messages.push(`${topic} ${payload.toString()}`))
