@@ -4,11 +4,12 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5,7    run only some figures
+//   BENCH_FIGURES=1,2,3,4,5,7,8  run only some figures (8: push, three hosts, push and no push)
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_CATCHUP=100000         figure 7: active bans a new host catches up on
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
+//   BENCH_PUSH_ATTACKS=40        figure 8: attacks per mode (each lands on two hosts)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -20,13 +21,14 @@ import { createBenchDb, type BenchDb, type Dialect } from './central.js'
 import { catchUp } from './catch-up.js'
 import { pollScale } from './poll-scale.js'
 import { propagation } from './propagation.js'
+import { pushBench } from './push.js'
 import { readdbThroughput } from './readdb-throughput.js'
 import { serveBench } from './serve.js'
 import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7,8').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
 const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
@@ -34,6 +36,7 @@ const CATCHUP = Number(process.env.BENCH_CATCHUP ?? 100_000)
 /** Figure 4: the fleet's schedule, and the fallback schedule with push wake-ups (issue 9). */
 const SCHEDULE_S = 5
 const PUSH_FALLBACK_S = 60
+const PUSH_ATTACKS = Number(process.env.BENCH_PUSH_ATTACKS ?? 40)
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -116,6 +119,7 @@ async function main(): Promise<number> {
 
   await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
   await attempt('catchUp', '7', async () => catchUp(dialect, dir, { bans: CATCHUP }))
+  await attempt('push', '8', () => withDb('push', (db) => pushBench(db, dir, { attacks: PUSH_ATTACKS, minGapMs: 300, maxGapMs: 1200 })))
 
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
@@ -165,6 +169,7 @@ type Results = {
   pollScale?: Awaited<ReturnType<typeof pollScale>>
   serve?: Awaited<ReturnType<typeof serveBench>>
   catchUp?: Awaited<ReturnType<typeof catchUp>>
+  push?: Awaited<ReturnType<typeof pushBench>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -294,6 +299,22 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       met: yes(cu.longestTransactionMs < 1000),
     })
   } else failed('catchUp', '7. new host catch-up')
+  const pu = r.push
+  if (pu) {
+    for (const m of pu.modes) {
+      const x = pu.results[m.name]
+      if (!x) continue
+      const ms = (v: { p50: number; p99: number }) => `p50 ${s1(v.p50)}, p99 ${s1(v.p99)}`
+      const what = `${m.name}, schedule ${m.schedule === '* * * * * *' ? '1 s' : '60 s'}`
+      const complete = x.missing === 0 && x.doubleBans === 0
+      const note = complete ? '' : ` (${x.missing} never banned, ${x.doubleBans} banned twice)`
+      rows.push({ figure: `8. A's ban → B's and C's ban, ${what} (${x.samples} bans on 3 hosts)`, value: ms(x.banToBanMs) + note, target: m.name === 'push' ? `p99 < ${s1(pu.targets.banToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.banToBanMs.p99 < pu.targets.banToBanP99Ms) : '' })
+      rows.push({ figure: `8.   attack's last log line on A → B's and C's ban, ${what}`, value: ms(x.lineToBanMs), target: m.name === 'push' ? `p99 < ${s1(pu.targets.lineToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.lineToBanMs.p99 < pu.targets.lineToBanP99Ms) : '' })
+    }
+    const fc = pu.fail2banClient
+    rows.push({ figure: '8.   one fail2ban-client call (set JAIL banip IP), median / max', value: `${fc.banipMsMedian} / ${fc.banipMsMax} ms (ping ${fc.pingMsMedian} ms)`, target: '(informative)', met: '' })
+    rows.push({ figure: "7.   the same on fail2ban's socket (readdb's hand-over), median / max", value: `${fc.socketBanipMsMedian} / ${fc.socketBanipMsMax} ms`, target: '(informative)', met: '' })
+  } else failed('push', '8. push')
   return rows
 }
 
@@ -355,6 +376,12 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
     o.push(`5. catch-up of ${c.bans.toLocaleString('en')}: readdb's poll ${c.readdb.pollMs} ms as it logs it (process ${c.readdb.processMs} ms); its fail2ban had banned all ${c.readdb.fail2banAfterExitMs} ms after readdb exited; fail2ban alone took ${c.direct.allBannedMs} ms`)
   }
   if (r.pollScale) o.push(`4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`)
+  if (r.push) {
+    for (const [mode, x] of Object.entries(r.push.results)) {
+      o.push(`7. where the latency goes, ${mode} (p50 / p99 / max, ms); polls that did work: ${x.pollsThatDidWork}, median ${x.pollMsMedian} ms`)
+      for (const [k, v] of Object.entries(x.stagesMs)) o.push(`   ${k.padEnd(60)} ${String(v.p50).padStart(6)} ${String(v.p99).padStart(6)} ${String(v.max).padStart(6)}`)
+    }
+  }
   o.push(`results: bench/results.json`)
   process.stdout.write(`${o.join('\n')}\n`)
 }

@@ -20,6 +20,28 @@ const lazyMysql2Parts = {
   },
 }
 
+// MQTT.js's WebSocket and SOCKS transports (see the shim).
+const mqttDir = dirname(dirname(createRequire(import.meta.url).resolve('mqtt')))
+const mqttTransportsOut = {
+  name: 'mqtt-transports-out',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/(ws|socks|wx|ali)$/ }, (args) => (args.importer.startsWith(join(mqttDir, 'build', 'lib', 'connect') + sep) ? { path: resolve('scripts/shims/mqtt-transports.cjs') } : undefined))
+  },
+}
+
+// add2db without push never loads the MQTT client; with push it is the only part it needs
+// beyond a ban's insert. So for add2db the client is a file of its own beside the bundle
+// (dist/add2db-mqtt.cjs, required at run time), not part of the one file every run compiles.
+const add2dbMqttApart = {
+  name: 'add2db-mqtt-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/mqtt-notifier\.js$/ }, (args) => (args.importer.endsWith(join('notify', 'notifier.ts')) ? { path: 'add2db-mqtt', namespace: 'add2db-mqtt' } : undefined))
+    // A require (the launcher's, relative to dist/), not an import(): node:vm has no import() callback.
+    build.onLoad({ filter: /.*/, namespace: 'add2db-mqtt' }, () => ({ contents: "module.exports = require('./add2db-mqtt.cjs')", loader: 'js' }))
+    build.onResolve({ filter: /^\.\/add2db-mqtt\.cjs$/ }, () => ({ path: './add2db-mqtt.cjs', external: true }))
+  },
+}
+
 // add2db and readdb are CommonJS instead, with no chunks: their launchers run the bundle
 // through node:vm with a V8 code cache (packages/core/launch/code-cache.cjs), which Node 20
 // offers only for CommonJS. The dynamic imports of the dialect modules then become lazy
@@ -34,11 +56,16 @@ const programs = [
   { pkg: 'cli', entries: { 'f2b-central': 'main' }, format: 'esm' },
 ]
 
-for (const { pkg, entries, format } of programs) {
-  rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
+const builds = [
+  ...programs.map((p) => ({ ...p, entryPoints: Object.fromEntries(Object.entries(p.entries).map(([bin, src]) => [bin, `packages/${p.pkg}/src/${src}.ts`])), meta: 'meta.json', fresh: true })),
+  { pkg: 'add2db', entryPoints: { 'add2db-mqtt': 'packages/core/src/notify/mqtt-notifier.ts' }, format: 'cjs', meta: 'meta-mqtt.json', fresh: false },
+]
+
+for (const { pkg, entryPoints, format, meta, fresh } of builds) {
+  if (fresh) rmSync(`packages/${pkg}/dist`, { recursive: true, force: true })
   const esm = format === 'esm'
   const result = await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([bin, src]) => [bin, `packages/${pkg}/src/${src}.ts`])),
+    entryPoints,
     outdir: `packages/${pkg}/dist`,
     outExtension: { '.js': esm ? '.mjs' : '.cjs' },
     bundle: true,
@@ -56,14 +83,14 @@ for (const { pkg, entries, format } of programs) {
     },
     // mysql2 and pino are CommonJS: give an ESM bundle a require() for their Node built-ins.
     banner: esm ? { js: "import { createRequire as __f2bCreateRequire } from 'node:module'; const require = __f2bCreateRequire(import.meta.url);" } : {},
-    plugins: [lazyMysql2Parts],
+    plugins: [lazyMysql2Parts, mqttTransportsOut, ...(pkg === 'add2db' && fresh ? [add2dbMqttApart] : [])],
     metafile: true,
     legalComments: 'none',
     minify: true,
     sourcemap: 'linked',
     logLevel: 'warning',
   })
-  writeFileSync(`packages/${pkg}/dist/meta.json`, JSON.stringify(result.metafile))
+  writeFileSync(`packages/${pkg}/dist/${meta}`, JSON.stringify(result.metafile))
 }
 
 // The fast path stays fast only while it stays small: fail the build if an import drags a

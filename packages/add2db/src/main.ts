@@ -6,6 +6,7 @@ import { parseBanReport, type BanReport } from '@f2b-central/core/ban/ban-report
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { describeError, F2bError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
+import { openNotifier } from '@f2b-central/core/notify/notifier'
 import { newReportIdentity, noteDatabaseSilent, reportBan, spoolReport, type ReportIdentity } from '@f2b-central/core/report/report-ban'
 import { summarizeOutcome } from '@f2b-central/core/report/report-summary'
 import { parseAdd2dbArgs, USAGE } from './args.js'
@@ -13,6 +14,8 @@ import { reportLines } from './report-lines.js'
 
 // Beyond the database deadline: whatever happens, fail2ban's action thread gets its answer.
 const BACKSTOP_EXTRA_MS = 2000
+// The longest a wake-up over MQTT (notify.mqtt) waits on the broker: connect, publish, PUBACK.
+const NOTIFY_BOUND_MS = 100
 
 async function main(argv: string[], report: ReportIdentity): Promise<ExitCode> {
   const args = parseAdd2dbArgs(argv)
@@ -27,6 +30,11 @@ async function main(argv: string[], report: ReportIdentity): Promise<ExitCode> {
   const outcome = await reportBan(config, ban, report)
   const { lines, code } = reportLines(parsed.ip, summarizeOutcome(outcome, config))
   for (const line of lines) process.stderr.write(`${line}\n`)
+  // Committed: wake the fleet's daemons. A held ban is applied by nobody yet, so nobody is woken.
+  if (outcome.kind === 'stored' && !outcome.held) {
+    const notifier = await openNotifier(config, { mode: 'once', boundMs: NOTIFY_BOUND_MS, log: { warn: (line) => process.stderr.write(`add2db: warning: ${line}\n`) } })
+    await notifier.bansChanged(outcome.banId)
+  }
   return code
 }
 

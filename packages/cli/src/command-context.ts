@@ -5,6 +5,7 @@ import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { assertSchemaCurrent } from '@f2b-central/core/db/schema-version'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
 import { UsageError } from '@f2b-central/core/errors'
+import { openNotifier } from '@f2b-central/core/notify/notifier'
 
 /** Options every command takes: `--json` (where it prints data), `--config FILE`, `--help`. */
 export const COMMON_OPTIONS = {
@@ -37,4 +38,17 @@ export async function withDatabase<T>(configPath: string | undefined, work: (cen
   } finally {
     await central.close()
   }
+}
+
+// An operator waits for the command anyway: a second for the broker, against add2db's 100 ms.
+const NOTIFY_BOUND_MS = 1000
+
+/**
+ * Wake the fleet's `readdb --daemon`s after a committed change they act on (an unban, an
+ * allowlist change), so they apply it now rather than at their next tick. Without
+ * notify.mqtt it does nothing; a broker that does not take it is one warning on stderr.
+ */
+export async function notifyFleet(config: Config): Promise<void> {
+  const notifier = await openNotifier(config, { mode: 'once', boundMs: NOTIFY_BOUND_MS, log: { warn: (line) => process.stderr.write(`f2b-central: warning: ${line}\n`) } })
+  await notifier.bansChanged()
 }

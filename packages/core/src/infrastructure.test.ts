@@ -3,11 +3,12 @@ import { NetworkSet, parseNetwork } from './ban/network.js'
 import type { Config } from './config/config-schema.js'
 import { resolveInfrastructure } from './infrastructure.js'
 
-// Only the two fields resolveInfrastructure reads; nothing here connects anywhere.
-const config = (host: string | string[], neverBan: string[] = []) =>
+// Only the fields resolveInfrastructure reads; nothing here connects anywhere.
+const config = (host: string | string[], neverBan: string[] = [], broker?: string) =>
   ({
     database: { target: { kind: 'mysql', servers: [host].flat().map((h) => ({ host: h, port: 3306 })), user: 'u', database: 'd' }, timeoutMs: 1000 },
     neverBan: new NetworkSet(neverBan.map((n) => parseNetwork(n))),
+    notify: { mqtt: broker === undefined ? undefined : { host: broker }, vallumdTopics: [] },
   }) as unknown as Config
 
 describe('resolveInfrastructure', () => {
@@ -33,5 +34,11 @@ describe('resolveInfrastructure', () => {
     expect(infra.has('198.51.100.77')).toBe(true)
     expect(infra.has('2001:db8:1::5')).toBe(true)
     expect(infra.has('203.0.113.1')).toBe(false)
+  })
+
+  it('protects the MQTT broker of notify.mqtt.url, by address or by name', async () => {
+    expect((await resolveInfrastructure(config('192.0.2.10', [], '192.0.2.20'))).has('192.0.2.20')).toBe(true)
+    expect((await resolveInfrastructure(config('192.0.2.10', [], 'localhost'))).has('127.0.0.1')).toBe(true)
+    expect((await resolveInfrastructure(config('192.0.2.10'))).has('192.0.2.20')).toBe(false)
   })
 })

@@ -13,16 +13,19 @@ export interface Infrastructure {
 /**
  * This host's infrastructure: `host.neverBan`, plus every address the database servers' names
  * in database.url resolve to, every server of a list (a ban of a database server would cut
- * hosts off the database, and an operator's unban could then no longer reach them). An address in the URL
+ * hosts off the database, and an operator's unban could then no longer reach them), and the
+ * MQTT broker's in notify.mqtt.url (banned, it would silence push for the whole fleet). An
+ * address in a URL
  * is taken as is; a name is looked up (getaddrinfo: /etc/hosts, then DNS).
  */
 export async function resolveInfrastructure(config: Config): Promise<Infrastructure> {
   const extra = new Set<string>()
   const unresolved: string[] = []
   const target = config.database.target
-  const hosts = target.kind === 'mysql' ? [...new Set(target.servers.map((s) => s.host))] : []
+  const servers = target.kind === 'mysql' ? target.servers.map((s) => s.host) : []
+  if (config.notify.mqtt !== undefined) servers.push(config.notify.mqtt.host)
   await Promise.all(
-    hosts.map(async (host) => {
+    [...new Set(servers)].map(async (host) => {
       if (isIP(host) !== 0) extra.add(canonical(host))
       else {
         try {

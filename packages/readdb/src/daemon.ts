@@ -8,9 +8,17 @@ export interface DaemonOptions {
   log: Logger
   /** Longest pause between attempts while polls fail, milliseconds. */
   maxBackoffMs: number
+  /** Given the daemon's `wake` (push): each call asks for a poll now, between ticks. */
+  wakeUps?: (wake: () => void) => void
 }
 
 const FIRST_BACKOFF_MS = 1000
+/**
+ * Wake-ups start a poll at most this often (4 a second). A burst of them, or a flood of
+ * forged ones, is coalesced into the next poll: it costs polls, never a ban, and never more
+ * than this rate of them.
+ */
+export const MIN_WAKE_INTERVAL_MS = 250
 
 /**
  * Run `tick` on the cron schedule until SIGTERM or SIGINT, then wait for the running tick.
@@ -18,11 +26,22 @@ const FIRST_BACKOFF_MS = 1000
  * tick it makes skip is logged (one warning per slow poll, not one per tick). While polls
  * fail (database or fail2ban gone), ticks are skipped for a doubling pause (1 s, 2 s, 4 s …
  * up to maxBackoffMs): one log line per failed attempt, one when it recovers.
+ *
+ * With push (wakeUps), a wake-up starts a poll between ticks, under the same rule: never two
+ * at once (one that comes during a poll runs right after it, however many came), at most one
+ * per MIN_WAKE_INTERVAL_MS, and not during a backoff pause. The schedule stays as it is: a
+ * lost wake-up delays a ban by one tick at most.
  */
-export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions): Promise<void> {
+export function runDaemon({ schedule, tick, log, maxBackoffMs, wakeUps }: DaemonOptions): Promise<void> {
   let running: Promise<void> | undefined
   let runningSince = 0
   let skipLogged = false
+  // Push: a wake-up while a poll runs is kept for right after it; one that comes sooner than
+  // MIN_WAKE_INTERVAL_MS after the last start waits for that.
+  let woken = false
+  let wakeTimer: NodeJS.Timeout | undefined
+  let byWake = false
+  let stopping = false
   let backoffMs = 0
   let pausedUntil = 0
   let task: ReturnType<typeof cron.schedule> | undefined
@@ -31,6 +50,8 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions):
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping')
+      stopping = true
+      clearTimeout(wakeTimer)
       void Promise.resolve(task?.stop())
         .then(() => running)
         .then(() => resolve())
@@ -40,6 +61,8 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions):
   })
   const runTick = (): void => {
     if (running !== undefined) {
+      // A tick that meets a poll a wake-up started is no slow poll: nothing to warn about.
+      if (byWake) return
       if (!skipLogged) {
         const seconds = Math.round((Date.now() - runningSince) / 1000)
         log.warn({ runningSeconds: seconds }, `tick skipped: previous poll still running for ${seconds}s`)
@@ -48,8 +71,13 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions):
       return
     }
     if (Date.now() < pausedUntil) return
+    start(false)
+  }
+  const start = (wakeUp: boolean): void => {
     runningSince = Date.now()
     skipLogged = false
+    byWake = wakeUp
+    log.debug({ by: wakeUp ? 'wake-up' : 'schedule' }, 'poll started')
     running = tick()
       .then(() => {
         if (backoffMs > 0) log.info('recovered: polls succeed again')
@@ -62,9 +90,27 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs }: DaemonOptions):
       })
       .finally(() => {
         running = undefined
+        if (woken) wake()
       })
   }
+  const wake = (): void => {
+    if (stopping) return
+    woken = true
+    if (running !== undefined || wakeTimer !== undefined) return
+    // Failing polls back off whoever asks; the wake-up is kept for when the pause is over.
+    const wait = Math.max(runningSince + MIN_WAKE_INTERVAL_MS, pausedUntil) - Date.now()
+    if (wait > 0) {
+      wakeTimer = setTimeout(() => {
+        wakeTimer = undefined
+        wake()
+      }, wait)
+      return
+    }
+    woken = false
+    start(true)
+  }
   task = cron.schedule(schedule, runTick, { noOverlap: true, name: 'readdb-poll' })
+  wakeUps?.(wake)
   runTick()
   return stopped
 }

@@ -38,7 +38,8 @@ export async function startHandover(o: { config: Config; identity: ConfigIdentit
           // ms: what add2db waited for the database, beyond starting up.
           log.info({ ip: ban.ip, jail: ban.jail, banId: outcome.banId, held: outcome.held, ms: Math.round((performance.now() - started) * 10) / 10 }, 'stored a ban from add2db')
           try {
-            o.onStored(outcome.banId)
+            // A held ban is applied by nobody yet, so nobody is woken.
+            if (!outcome.held) o.onStored(outcome.banId)
           } catch (err) {
             // A notifier's failure is its own: the ban is stored, add2db is told so.
             log.warn({ banId: outcome.banId, problem: describeError(err) }, 'onStored failed')

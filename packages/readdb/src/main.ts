@@ -12,6 +12,7 @@ import { runDaemon } from './daemon.js'
 import { startHandover } from './handover.js'
 import { acquireLock } from './lock-file.js'
 import { createLogger, type Logger } from './logger.js'
+import { openPush } from './push.js'
 
 async function main(argv: string[]): Promise<ExitCode> {
   const args = parseReaddbArgs(argv)
@@ -32,34 +33,35 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-/**
- * Told the id of every ban the daemon stored for add2db (the hand-over), once committed. The
- * hook for the wake-up notifier (issue 12 section 1: publish it over MQTT).
- */
-const onStored = (_banId: number): void => undefined
-
 async function run(config: Config, identity: ConfigIdentity | undefined): Promise<ExitCode> {
   const log = createLogger()
   // No statement of a poll outlives the poll's own deadline, on the server either.
   const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
     throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
   })
+  // notify.mqtt: woken by the fleet's wake-ups (daemon), publishing the vallumd topics.
+  const push = await openPush(config, log, identity !== undefined)
   try {
-    const hostPoll = createHostPoll(config, central)
+    const hostPoll = createHostPoll(config, central, { announce: push?.announce })
     const spoolWarning = repeatedWarning(log, 'spool not shipped')
+    const handOverWarning = repeatedWarning(log, 'bans not handed to the shared jail')
     const poll = async (): Promise<void> => {
       const started = performance.now()
       const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
       spoolWarning(spoolProblem)
+      handOverWarning(result.handOverProblem)
       logPoll(log, result, performance.now() - started)
     }
     if (identity !== undefined) {
+      // A ban the daemon stored for add2db (the hand-over) wakes the fleet on the daemon's own
+      // kept-open broker connection, as add2db's own store would on a connection of its own.
+      const onStored = (banId: number): void => void push?.notifier.bansChanged(banId)
       // Before the first poll, so fail2ban's bans are taken from the start.
       const handover = await startHandover({ config, identity, central, log, onStored })
-      log.info({ host: config.host.name, schedule: config.readdb.schedule, handover: handover.socketPath ?? null }, 'started')
+      log.info({ host: config.host.name, schedule: config.readdb.schedule, handover: handover.socketPath ?? null, push: config.notify.mqtt?.url ?? false }, 'started')
       try {
-        await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000 })
+        await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000, wakeUps: push && ((wake) => push.onWake(wake)) })
       } finally {
         // Reports being stored finish before the database connection closes.
         await handover.close()
@@ -69,6 +71,7 @@ async function run(config: Config, identity: ConfigIdentity | undefined): Promis
     }
     return ExitCode.Ok
   } finally {
+    await push?.close()
     await central.close()
   }
 }

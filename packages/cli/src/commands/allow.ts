@@ -2,7 +2,7 @@ import { parseNetwork } from '@f2b-central/core/ban/network'
 import { addAllowEntry, listAllowlist, removeAllowEntry } from '@f2b-central/core/db/queries/allowlist'
 import { UsageError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
+import { COMMON_OPTIONS, notifyFleet, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central allow add ADDRESS|CIDR [--reason TEXT] [--config FILE]
        f2b-central allow remove ADDRESS|CIDR [--config FILE]
@@ -38,9 +38,11 @@ export async function run(argv: string[]): Promise<ExitCode> {
     if (!network) throw new UsageError('allow: missing ADDRESS or CIDR')
     if (verb === 'add') {
       const added = await addAllowEntry(central, network, `operator@${config.host.name}`, values.reason ?? null)
+      if (added) await notifyFleet(config)
       process.stdout.write(`${network.text}: ${added ? 'added to' : 'already in'} the allowlist\n`)
     } else {
       const removed = await removeAllowEntry(central, network)
+      if (removed) await notifyFleet(config)
       process.stdout.write(`${network.text}: ${removed ? 'removed from' : 'was not in'} the allowlist\n`)
     }
     return ExitCode.Ok

@@ -10,7 +10,7 @@ import { readFloodLimit, setFloodLimit } from '@f2b-central/core/db/queries/flee
 import { dropHeldBans, listHeldBans, releaseHeldBans } from '@f2b-central/core/db/queries/held-bans'
 import { argValue, usage } from '../arg-value.js'
 import { plural, print, printJson, shown, shownText, shownTime, table } from '../output.js'
-import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
+import { COMMON_OPTIONS, notifyFleet, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central bans [--ip ADDR|CIDR] [--jail JAIL] [--host NAME] [--since TIME] [--until TIME] [--limit N] [--json] [--config FILE]
        f2b-central bans show IP [--json] [--config FILE]
@@ -94,7 +94,12 @@ async function runHeld(sub: 'held' | 'release' | 'drop' | 'limit', rest: string[
   }
   if (values.reporter === undefined) throw usage('bans', `\`bans ${sub}\` needs --reporter HOST`)
   const reporter = argValue('bans', () => parseHostName(values.reporter ?? '', '--reporter'))
-  const n = await withDatabase(values.config, (central) => (sub === 'release' ? releaseHeldBans(central, reporter) : dropHeldBans(central, reporter)))
+  const n = await withDatabase(values.config, async (central, config) => {
+    if (sub !== 'release') return dropHeldBans(central, reporter)
+    const released = await releaseHeldBans(central, reporter)
+    if (released > 0) await notifyFleet(config)
+    return released
+  })
   if (values.json) printJson({ reporter, [sub === 'release' ? 'released' : 'dropped']: n })
   else print(sub === 'release' ? `${plural(n, 'held ban')} of ${reporter} released: every host applies them at its next poll` : `${plural(n, 'held ban')} of ${reporter} dropped`)
   return ExitCode.Ok

@@ -3,7 +3,7 @@ import { addAllowEntry } from '@f2b-central/core/db/queries/allowlist'
 import { revokeBans } from '@f2b-central/core/db/queries/unban'
 import { UsageError } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
-import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
+import { COMMON_OPTIONS, notifyFleet, parseCommandArgs, withDatabase } from '../command-context.js'
 
 const USAGE = `usage: f2b-central unban ADDRESS|CIDR [--allow] [--reason TEXT] [--json] [--config FILE]
 Ends the address's (or network's) active bans across the fleet. Every host's readdb takes it
@@ -27,6 +27,7 @@ export async function run(argv: string[]): Promise<ExitCode> {
     const by = `operator@${config.host.name}`
     const revoked = await revokeBans(central, network, by)
     const allowed = values.allow ? await addAllowEntry(central, network, by, values.reason ?? 'unban --allow') : undefined
+    if (revoked.bans > 0 || allowed === true) await notifyFleet(config)
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ network: network.text, bansEnded: revoked.bans, addresses: revoked.addresses, allowlisted: allowed ?? false })}\n`)
     } else {

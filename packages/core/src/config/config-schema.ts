@@ -9,6 +9,7 @@ import { parseNetwork, type NetworkSet } from '../ban/network.js'
 import { SERVE_ENDPOINTS } from '../serve/endpoints.js'
 import { parseDatabaseUrls, type DatabaseTarget } from './database-url.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js'
+import { parseMqttUrl, validTopic, type MqttTarget } from './mqtt-url.js'
 
 // Only the English messages: `z.locales` would pull in every language.
 z.config(en())
@@ -143,6 +144,38 @@ export const configFileSchema = z.strictObject({
     }),
     {},
   ),
+  /** Push: wake-ups over MQTT, and vallumd's topics. Read by add2db, readdb and the operator commands that change bans. */
+  notify: z.prefault(
+    z.strictObject({
+      /** The MQTT broker the fleet's wake-ups go through. Without it: no push, readdb polls on its schedule only. */
+      mqtt: z.optional(
+        z
+          .strictObject({
+            /** `mqtt://host[:port]` or `mqtts://host[:port]` (TLS, the server's certificate verified). */
+            url: z.string().check(z.minLength(1)),
+            username: z.optional(z.string().check(z.minLength(1))),
+            /** File holding the broker password (mode 0600, like database.passwordFile); never logged. */
+            passwordFile: z.optional(filePath),
+            /** For mqtts: the CA the broker's certificate must chain to (default: Node's public CAs), and a client certificate with its key (mode 0600). */
+            tls: z.optional(
+              z
+                .strictObject({ ca: z.optional(filePath), cert: z.optional(filePath), key: z.optional(filePath) })
+                .check(z.refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together: give both or neither')),
+            ),
+            /** Topic prefix: wake-ups go to `<topic>/bans`. */
+            topic: z._default(z.string().check(z.refine(validTopic, 'must be a topic without +, # or empty levels, e.g. f2b-central')), 'f2b-central'),
+          })
+          .check(z.refine((m) => m.username !== undefined || m.passwordFile === undefined, 'passwordFile needs a username')),
+      ),
+      /** Routers running vallumd: each fleet ban's address goes to `<topic>/add`, each unban and expiry to `<topic>/del`, for every topic here (readdb's poll on this host publishes them; see README). */
+      vallumd: z.optional(
+        z.strictObject({
+          topics: z.array(z.string().check(z.refine(validTopic, 'must be a topic without +, # or empty levels, e.g. blacklist'))).check(z.minLength(1)),
+        }),
+      ),
+    }),
+    {},
+  ),
   /** `f2b-central serve`: the ban list over HTTP, Prometheus metrics and the status page. Read by serve and `tokens` only. */
   serve: z.prefault(
     z.strictObject({
@@ -187,6 +220,8 @@ export interface Config {
   readonly readdb: Readonly<ConfigFile['readdb']>
   /** serve.listen parsed; the TLS and tokens files are read by serve when it starts, not by every program that loads the config. */
   readonly serve: Readonly<Omit<ConfigFile['serve'], 'listen'>> & { readonly listen: ListenAddress }
+  /** notify.mqtt with its URL parsed and its password and TLS files read; undefined: no push. */
+  readonly notify: { readonly mqtt: MqttTarget | undefined; readonly vallumdTopics: readonly string[] }
 }
 
 /**
@@ -295,6 +330,20 @@ export const configRules: readonly ConfigRule[] = [
         hint: 'give each consumer a token (`f2b-central tokens add NAME`) instead',
       })
     }
+  },
+  function mqttUrl({ notify }, ctx) {
+    if (notify.mqtt === undefined) return
+    const url = ctx.attempt('notify.mqtt.url', () => parseMqttUrl(notify.mqtt?.url ?? ''))
+    if (url !== undefined && !url.tls && notify.mqtt.tls !== undefined) {
+      ctx.error({ path: 'notify.mqtt.tls', message: 'notify.mqtt.tls: TLS settings need an mqtts:// URL', hint: `use mqtts://${url.host}:8883 in notify.mqtt.url` })
+    }
+    if (url !== undefined && !url.tls && notify.mqtt.passwordFile !== undefined) {
+      ctx.warn({ path: 'notify.mqtt.url', message: 'notify.mqtt.url: the broker password travels in clear text over mqtt://', hint: 'use mqtts:// with the broker\'s CA in notify.mqtt.tls.ca' })
+    }
+  },
+  function vallumdNeedsMqtt({ notify }, ctx) {
+    if (notify.vallumd === undefined || notify.mqtt !== undefined) return
+    ctx.error({ path: 'notify.vallumd', message: 'notify.vallumd: needs notify.mqtt (the broker vallumd listens to)' })
   },
   function readdbSchedule({ readdb }, ctx) {
     if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return

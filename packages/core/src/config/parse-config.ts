@@ -7,6 +7,7 @@ import { ownAddresses } from '../own-addresses.js'
 import { configFileSchema, configRules, type Config, type ConfigFile, type ConfigIssue, type CronGrammar, type RuleContext } from './config-schema.js'
 import { parseDatabaseUrls, type DatabaseTarget, type MysqlTls } from './database-url.js'
 import { parseListenAddress } from './listen-address.js'
+import { parseMqttUrl, type MqttTarget } from './mqtt-url.js'
 import { readPasswordFile, readRuledFile, readSecretFile, TRUSTED_FILE_RULE } from './secret-file.js'
 
 export interface ParseConfigOptions {
@@ -127,7 +128,25 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
     readdb: file.readdb,
     // The rules accepted it.
     serve: { ...file.serve, listen: parseListenAddress(file.serve.listen) },
+    notify: { mqtt: file.notify.mqtt === undefined ? undefined : resolveMqtt(file.notify.mqtt, ctx), vallumdTopics: file.notify.vallumd?.topics ?? [] },
   }
+}
+
+/** notify.mqtt with its password and PEM files read now, so a bad one is a config error naming its key. */
+function resolveMqtt(mqtt: NonNullable<ConfigFile['notify']['mqtt']>, ctx: RuleContext): MqttTarget {
+  // The rules accepted the URL.
+  const url = parseMqttUrl(mqtt.url)
+  const password = mqtt.passwordFile === undefined ? undefined : ctx.attempt('notify.mqtt.passwordFile', () => readPasswordFile(mqtt.passwordFile ?? '', 'notify.mqtt.passwordFile'))
+  const tls = mqtt.tls ?? {}
+  const pem = <T>(key: 'ca' | 'cert' | 'key', file: string | undefined, parse: (text: string) => T, what: string) =>
+    file === undefined ? undefined : ctx.attempt(`notify.mqtt.tls.${key}`, () => readPem(`notify.mqtt.tls.${key}`, key, file, parse, what))
+  const ca = pem('ca', tls.ca, (t) => new X509Certificate(t), 'a PEM certificate (bundle)')
+  const cert = pem('cert', tls.cert, (t) => new X509Certificate(t), 'a PEM certificate')
+  const key = pem('key', tls.key, (t) => createPrivateKey(t), 'an unencrypted PEM private key')
+  if (cert !== undefined && key !== undefined && !cert.parsed.checkPrivateKey(key.parsed)) {
+    ctx.error({ path: 'notify.mqtt.tls.key', message: `notify.mqtt.tls.key: ${tls.key} is not the key of the certificate in notify.mqtt.tls.cert (${tls.cert})` })
+  }
+  return { ...url, username: mqtt.username, password, ca: ca?.text, cert: cert?.text, key: key?.text, topic: mqtt.topic }
 }
 
 /**
@@ -136,7 +155,7 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
  */
 function resolveTls(tls: NonNullable<ConfigFile['database']['tls']>, ctx: RuleContext): MysqlTls {
   const pem = <T>(key: 'ca' | 'cert' | 'key', file: string | undefined, parse: (text: string) => T, what: string) =>
-    file === undefined ? undefined : ctx.attempt(`database.tls.${key}`, () => readPem(key, file, parse, what))
+    file === undefined ? undefined : ctx.attempt(`database.tls.${key}`, () => readPem(`database.tls.${key}`, key, file, parse, what))
   const ca = pem('ca', tls.ca, (t) => new X509Certificate(t), 'a PEM certificate (bundle)')
   const cert = pem('cert', tls.cert, (t) => new X509Certificate(t), 'a PEM certificate')
   const key = pem('key', tls.key, (t) => createPrivateKey(t), 'an unencrypted PEM private key')
@@ -146,14 +165,14 @@ function resolveTls(tls: NonNullable<ConfigFile['database']['tls']>, ctx: RuleCo
   return { ca: ca?.text, cert: cert?.text, key: key?.text, rejectUnauthorized: tls.rejectUnauthorized, serverName: tls.serverName }
 }
 
-/** A PEM file of database.tls, read (the private key as a secret) and parsed. */
-function readPem<T>(key: 'ca' | 'cert' | 'key', file: string, parse: (text: string) => T, what: string): { text: string; parsed: T } {
+/** A PEM file of database.tls or notify.mqtt.tls (`name`: its key in the file), read (the private key as a secret) and parsed. */
+function readPem<T>(name: string, key: 'ca' | 'cert' | 'key', file: string, parse: (text: string) => T, what: string): { text: string; parsed: T } {
   // The private key is a secret like the password: only its owner may read it. The CA and the
   // certificate decide whom to trust: anyone may read them, nobody else may change them.
-  const text = key === 'key' ? readSecretFile(file, 'database.tls.key') : readRuledFile(file, { what: `database.tls.${key}`, ...TRUSTED_FILE_RULE })
+  const text = key === 'key' ? readSecretFile(file, name) : readRuledFile(file, { what: name, ...TRUSTED_FILE_RULE })
   try {
     return { text, parsed: parse(text) }
   } catch {
-    throw new ConfigError(`database.tls.${key}: ${file} is not ${what}`)
+    throw new ConfigError(`${name}: ${file} is not ${what}`)
   }
 }

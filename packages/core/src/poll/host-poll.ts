@@ -4,15 +4,16 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { describeTarget } from '../db/open-database.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import type { BanStateReader } from '../fail2ban/ban-state.js'
-import { Fail2banClient } from '../fail2ban/fail2ban-client.js'
+import { Fail2banClient, MAX_ADDRESSES_PER_CALL } from '../fail2ban/fail2ban-client.js'
+import { clientSocket, sendCommand } from '../fail2ban/fail2ban-socket.js'
 import { openBanState } from '../fail2ban/open-ban-state.js'
 import { TimeoutError } from '../errors.js'
-import { sharedJailCheck } from '../fail2ban/shared-jail-check.js'
+import { sharedJailCheck, socketJailCheck } from '../fail2ban/shared-jail-check.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
 import { shipSpool } from '../report/ship-spool.js'
-import { pollOnce, type PollResult, type PollState } from './poll.js'
+import { pollOnce, type PollOptions, type PollResult, type PollState } from './poll.js'
 
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
@@ -25,6 +26,8 @@ export interface HostPollRun {
 export interface HostPollOptions {
   /** Reads local ban state instead of the one the config names (a benchmark that times it). */
   readonly banState?: BanStateReader
+  /** PollOptions.announce: the vallumd topics, when this host publishes them. */
+  readonly announce?: PollOptions['announce']
 }
 
 /**
@@ -47,7 +50,10 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
   const unban = operatorUnban(client, config)
   const unbanExpired = sharedJailUnban(client, config)
-  const checkSharedJail = sharedJailCheck(client, config.fail2ban.sharedJail)
+  const handOver = sharedJailBan(client, config)
+  // On fail2ban's socket when fail2ban.client names it: no Python start per poll.
+  const socket = clientSocket(config.fail2ban.client)
+  const checkSharedJail = socket === undefined ? sharedJailCheck(client, config.fail2ban.sharedJail) : socketJailCheck(socket, config.fail2ban.sharedJail, config.fail2ban.timeoutMs)
   const state: PollState = {}
   const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
   let schemaChecked = false
@@ -81,6 +87,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         unban,
         unbanExpired,
         endWithFleetBan: config.fail2ban.endWithFleetBan,
+        handOver,
+        announce: options.announce,
         state,
       })
       return { shipped, spoolProblem, result }
@@ -148,4 +156,16 @@ function operatorUnban(client: Fail2banClient, config: Config): (ips: readonly s
 // A fleet ban that ran out: the shared jail only, whatever unbanAllJails says.
 function sharedJailUnban(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
   return (ips) => client.runWithAddresses(['set', config.fail2ban.sharedJail, 'unbanip'], ips)
+}
+
+// New bans straight to the shared jail, besides their log line: one request per poll's
+// batch, on fail2ban's socket when fail2ban.client names it (`-s SOCKET`), since a
+// fail2ban-client call costs a Python start and a socket round trip does not.
+function sharedJailBan(client: Fail2banClient, config: Config): (ips: readonly string[]) => Promise<void> {
+  const socket = clientSocket(config.fail2ban.client)
+  const { sharedJail, timeoutMs } = config.fail2ban
+  if (socket === undefined) return (ips) => client.runWithAddresses(['set', sharedJail, 'banip'], ips)
+  return async (ips) => {
+    for (let i = 0; i < ips.length; i += MAX_ADDRESSES_PER_CALL) await sendCommand(socket, ['set', sharedJail, 'banip', ...ips.slice(i, i + MAX_ADDRESSES_PER_CALL)], timeoutMs)
+  }
 }

@@ -59,6 +59,19 @@ export interface PollOptions {
   readonly endWithFleetBan?: boolean
   /** Register these (this machine's addresses) with the fleet and count every registered host's as allowlisted. */
   readonly fleetAddresses?: readonly Network[]
+  /**
+   * Hands the addresses whose line a batch just appended straight to the shared jail (`set
+   * JAIL banip IP …`, one request), so fail2ban bans now instead of when its file watcher
+   * reads the line. The line stays the durable path (it survives a fail2ban restart, and
+   * finds the address already banned): a failure here is reported, and changes no status.
+   */
+  readonly handOver?: (ips: readonly string[]) => Promise<void>
+  /**
+   * Told, after each batch is committed, the addresses the fleet now bans here (status 1 or 2,
+   * and this host's own reports) and those it no longer does (unbanned, expired): the vallumd
+   * topics (notify.vallumd). Never throws.
+   */
+  readonly announce?: (change: { readonly banned: readonly string[]; readonly ended: readonly string[] }) => Promise<void>
 }
 
 export interface PollState {
@@ -81,6 +94,10 @@ export interface PollResult {
   expired: number
   errors: number
   linesWritten: number
+  /** Addresses handed straight to the shared jail (PollOptions.handOver). */
+  handedOver: number
+  /** Why the hand-over failed (the lines were written: fail2ban bans them when it reads them). */
+  handOverProblem?: string
   /**
    * A local problem that kept bans pending this poll (fail2ban not answering, the shared jail
    * stopped, the shared log not writable, an unban that failed): they are retried next poll,
@@ -101,7 +118,7 @@ export interface PollResult {
 export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const { central } = options
   const now = options.now ?? (() => new Date())
-  const result: PollResult = { host: options.hostName, examined: 0, added: 0, alreadyBanned: 0, keptPending: 0, allowlisted: 0, removed: 0, endedLocally: 0, expired: 0, errors: 0, linesWritten: 0 }
+  const result: PollResult = { host: options.hostName, examined: 0, added: 0, alreadyBanned: 0, keptPending: 0, allowlisted: 0, removed: 0, endedLocally: 0, expired: 0, errors: 0, linesWritten: 0, handedOver: 0 }
   const host = await withRetry(central.adapter, () => registerHost(central.db, central.adapter, options.hostName, options.machineId))
   while ((await stampCommittedBans(central, options.batchSize)) === options.batchSize);
 
@@ -136,6 +153,9 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
     // Bans that needed nothing (the reporter's own, already decided) still move the cursor.
     if (batch.length > 0) await applyBatch(options, host, batch, context, last.seq, result)
     else await advanceCursor(central, host, last.seq)
+    // This host's own reports are banned here by the jail that reported them: announced too.
+    const own = fresh.filter((b) => b.reporter === host.name && b.status === BanStatus.Added && !b.expired && !b.revoked && isCanonicalIp(b.ip) && !allowlist.has(b.ip))
+    if (own.length > 0) await options.announce?.({ banned: [...new Set(own.map((b) => b.ip))], ended: [] })
     cursor = last.seq
     if (fresh.length < options.batchSize) break
   }
@@ -185,6 +205,7 @@ async function endExpiredLocally(options: PollOptions, unban: (ips: readonly str
     const stillActive = candidates.length > 0 ? await stillBannedAt(central.db, central.adapter, candidates, until) : new Set<string>()
     const ips = candidates.filter((ip) => !stillActive.has(ip))
     if (ips.length > 0) await unban(ips)
+    if (ips.length > 0) await options.announce?.({ banned: [], ended: ips })
     for (const ip of ips) ended.add(ip)
     result.endedLocally += ips.length
     if (!full) break
@@ -241,7 +262,8 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
   const decided = decide({ bans: batch, local, sharedJail: options.sharedJail, allPortsJails: options.allPortsJails, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
   let { decisions } = decided
   const { lines } = decided
-  decisions = await unbanLocally(options, decided.unban, decisions, result)
+  let unbanned: string[] = []
+  ;({ decisions, unbanned } = await unbanLocally(options, decided.unban, decisions, result))
   const notAppended = (error: string) => {
     // Only the addresses whose line this batch was to write; an earlier batch's line stands.
     const unwritten = new Set([...written].slice(writtenBefore))
@@ -255,6 +277,7 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
     try {
       appendLines(options.sharedLog, lines)
       result.linesWritten += lines.length
+      await handOver(options, [...written].slice(writtenBefore), result)
     } catch (err) {
       // A refused file (a link, loose mode bits) says so itself, with the fix.
       notAppended(err instanceof UnsafeFileError ? describeError(err) : `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
@@ -263,6 +286,21 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
   const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
   await recordDecisions(central, host, writes, cursorSeq)
   tally(result, decisions)
+  if (options.announce) {
+    const banned = decisions.filter((d) => d.status === BanStatus.Added || d.status === BanStatus.AlreadyBanned).map((d) => d.ban.ip)
+    if (banned.length > 0 || unbanned.length > 0) await options.announce({ banned: [...new Set(banned)], ended: unbanned })
+  }
+}
+
+// After the lines are on disk: a failure costs the speed-up, not the ban.
+async function handOver(options: PollOptions, ips: readonly string[], result: PollResult): Promise<void> {
+  if (!options.handOver || ips.length === 0) return
+  try {
+    await options.handOver(ips)
+    result.handedOver += ips.length
+  } catch (err) {
+    result.handOverProblem = `cannot hand bans to the shared jail (its log line bans them when fail2ban reads it): ${(err as Error).message}`
+  }
 }
 
 async function sharedJailProblem(options: PollOptions, context: BatchContext): Promise<string | null> {
@@ -277,20 +315,20 @@ async function sharedJailProblem(options: PollOptions, context: BatchContext): P
 
 // An unban that fails keeps the ban pending with the error: decide unbans a revoked ban
 // again while its row is 0 with an error, so the next poll retries it.
-async function unbanLocally(options: PollOptions, candidates: string[], decisions: Decision[], result: PollResult): Promise<Decision[]> {
-  if (candidates.length === 0 || !options.unban) return decisions
+async function unbanLocally(options: PollOptions, candidates: string[], decisions: Decision[], result: PollResult): Promise<{ decisions: Decision[]; unbanned: string[] }> {
+  if (candidates.length === 0 || !options.unban) return { decisions, unbanned: [] }
   // The revoked ban is over (4), but the address stays banned here while another ban of it is in force.
   const keep = await stillBanned(options.central, candidates)
   const ips = candidates.filter((ip) => !keep.has(ip))
-  if (ips.length === 0) return decisions
+  if (ips.length === 0) return { decisions, unbanned: [] }
   try {
     await options.unban(ips)
-    return decisions
+    return { decisions, unbanned: ips }
   } catch (err) {
     const error = `cannot unban locally: ${(err as Error).message}`
     result.localProblem = error
     const failed = new Set(ips)
-    return keepPending(decisions, (d) => d.status === BanStatus.Removed && failed.has(d.ban.ip) && owesLocalUnban(d.ban), error)
+    return { decisions: keepPending(decisions, (d) => d.status === BanStatus.Removed && failed.has(d.ban.ip) && owesLocalUnban(d.ban), error), unbanned: [] }
   }
 }
 
