@@ -15,7 +15,7 @@ import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { reportingJail } from './setup/jails.js'
 import { requireSharedBroker, SHARED_BROKER_URL, subscribe, uniqueTopic } from './setup/mosquitto.js'
 import { runCli } from './setup/operator.js'
-import { BIN, runProgram, startDaemon, writeHostConfig, type RunningDaemon } from './setup/programs.js'
+import { BIN, runProgram, startDaemon, writeHostConfig, writeOperatorConfig, type RunningDaemon } from './setup/programs.js'
 
 const SHARED = 'f2b-central-shared'
 const NEVER_DURING_THE_TEST = '0 30 3 * * *'
@@ -91,6 +91,8 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
         },
       })
     }
+    // The operator's commands (unban) run with the operator's account, and wake the fleet too.
+    configs.ops = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url, extra: { notify: { mqtt } } })
     expect((await runProgram(BIN.readdb, ['--config', configs.a as string])).code).toBe(0)
     routerFeed = await subscribe(SHARED_BROKER_URL, vallumd)
     for (const name of ['b', 'c']) {
@@ -141,7 +143,7 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
 
   it("an operator's unban wakes them too: out of B's and C's shared jails, and off the routers", async () => {
     const ip = '203.0.113.66'
-    const r = await runCli(['unban', ip, '--config', configs.a as string])
+    const r = await runCli(['unban', ip, '--config', configs.ops as string])
     expect([r.code, r.stderr]).toEqual([0, ''])
     await waitUntil('B and C to take it out', async () => !(await shared('b').bannedIps(SHARED)).includes(ip) && !(await shared('c').bannedIps(SHARED)).includes(ip), 20_000)
     await waitUntil('B and C to record 4', async () => {
