@@ -2,7 +2,8 @@ import { isCronExpression } from '@f2b-central/core/config/cron-expression'
 import { loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { asDatabaseError } from '@f2b-central/core/db/database-error'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
-import { describeError, F2bError } from '@f2b-central/core/errors'
+import { describeError, F2bError, UsageError } from '@f2b-central/core/errors'
+import { createHostFirewall, type HostResync } from '@f2b-central/core/firewall/host-firewall'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { createHostPoll } from '@f2b-central/core/poll/host-poll'
 import type { PollResult } from '@f2b-central/core/poll/poll'
@@ -21,22 +22,31 @@ async function main(argv: string[]): Promise<ExitCode> {
   const config = loadConfig({ path: args.config, isCronExpression })
   const lock = await acquireLock(config.readdb.lockFile)
   try {
-    return await run(config, args.daemon)
+    if (args.resync && config.firewall === undefined) throw new UsageError('readdb --resync: the config has no firewall section', 'add firewall.backend (nftables or ipset); see README "Firewall mode"')
+    return await run(config, args.daemon, args.resync)
   } finally {
     lock.release()
   }
 }
 
-async function run(config: Config, daemon: boolean): Promise<ExitCode> {
+async function run(config: Config, daemon: boolean, resyncNow: boolean): Promise<ExitCode> {
   const log = createLogger()
   // No statement of a poll outlives the poll's own deadline, on the server either.
   const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
     throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
   })
   try {
-    const hostPoll = createHostPoll(config, central)
+    const firewall = config.firewall === undefined ? undefined : createHostFirewall({ ...config, firewall: config.firewall }, central)
+    const hostPoll = createHostPoll(config, central, firewall ? { firewall: firewall.applier } : {})
     const spoolWarning = repeatedWarning(log, 'spool not shipped')
+    let forceResync = resyncNow
     const poll = async (): Promise<void> => {
+      if (firewall) {
+        // In the same tick as the poll, before it: the two never run at once.
+        const resync = await firewall.resyncIfDue(forceResync)
+        forceResync = false
+        if (resync) logResync(log, resync)
+      }
       const started = performance.now()
       const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
@@ -70,6 +80,14 @@ function repeatedWarning(log: Logger, msg: string): (problem: string | undefined
     last = { problem, at: Date.now() }
     log.warn({ problem }, msg)
   }
+}
+
+// Every resync says what it changed: its drift is how far the kernel sets had moved from the fleet's bans.
+function logResync(log: Logger, r: HostResync): void {
+  const { rejectedSamples, ...counts } = r
+  const line = { ...counts, ...(r.rejected > 0 ? { rejectedSamples: rejectedSamples.slice(0, 5) } : {}) }
+  if (r.rejected > 0) log.warn(line, `firewall resync: left out ${r.rejected} stored value(s) that are no address or bannable network`)
+  else log.info(line, 'firewall resync')
 }
 
 // One line per poll that did something; an idle poll stays silent so cron mails nothing.

@@ -1,0 +1,88 @@
+import type { Config } from '../config/config-schema.js'
+import type { CentralDb } from '../db/db-adapter.js'
+import { registerHost } from '../db/queries/hosts.js'
+import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
+import { readMachineId } from '../machine-id.js'
+import { createFirewallApplier, createFirewallBackend, type FirewallApplier } from './firewall-applier.js'
+import type { FirewallBackend } from './firewall-backend.js'
+import type { FirewallConfig } from './firewall-config.js'
+import type { EntryGuard, ResyncResult } from './firewall-sync.js'
+
+/** A resync as readdb logs it: why it ran, what it changed, how long it took. */
+export interface HostResync extends ResyncResult {
+  readonly reason: 'start' | 'schedule' | 'requested' | 'allowlist'
+  readonly ms: number
+}
+
+/** This host's firewall mode, built from its config: the applier the poll uses, and when to resync. */
+export interface HostFirewall {
+  readonly config: FirewallConfig
+  readonly backend: FirewallBackend
+  readonly applier: FirewallApplier
+  /**
+   * Resync when one is due (the first call, every firewall.resyncMinutes, the central
+   * allowlist changed since the last one, or `force`), record it with the host (its drift is
+   * what `status` shows) and return it; undefined when none was due. Runs before a poll, in the
+   * same tick, so a resync and a poll never run at once.
+   */
+  resyncIfDue(force?: boolean): Promise<HostResync | undefined>
+}
+
+const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
+
+/** The firewall mode of a host whose config has a firewall section. */
+export function createHostFirewall(config: Config & { firewall: FirewallConfig }, central: CentralDb, backend: FirewallBackend = createFirewallBackend(config.firewall)): HostFirewall {
+  let infrastructure: { value: Infrastructure; at: number } | undefined
+  const guard = (): EntryGuard => {
+    const infra = infrastructure?.value
+    return {
+      has: (ip) => config.allowlist.has(ip) || (infra?.has(ip) ?? false) || config.neverBan.has(ip),
+      overlaps: (n) => config.allowlist.overlaps(n) || (infra?.overlaps(n) ?? false) || config.neverBan.overlaps(n),
+    }
+  }
+  const refreshInfrastructure = async () => {
+    if (!infrastructure || Date.now() - infrastructure.at > INFRASTRUCTURE_TTL_MS) infrastructure = { value: await resolveInfrastructure(config), at: Date.now() }
+  }
+  const inner = createFirewallApplier(central, config.firewall, backend, guard)
+  // The applier resolves the infrastructure before each use.
+  const applier: FirewallApplier = {
+    decideAndApply: async (...args) => {
+      await refreshInfrastructure()
+      return inner.decideAndApply(...args)
+    },
+    applyAlongside: async (...args) => {
+      await refreshInfrastructure()
+      return inner.applyAlongside(...args)
+    },
+    resync: async () => {
+      await refreshInfrastructure()
+      return inner.resync()
+    },
+  }
+  let last: { at: number; allowlistVersion: number } | undefined
+  return {
+    config: config.firewall,
+    backend,
+    applier,
+    async resyncIfDue(force = false) {
+      const row = await central.db.selectFrom('allowlist_version').select('version').where('id', '=', 1).executeTakeFirst()
+      const allowlistVersion = Number(row?.version ?? 0)
+      const reason: HostResync['reason'] | undefined = !last
+        ? 'start'
+        : force
+          ? 'requested'
+          : allowlistVersion !== last.allowlistVersion
+            ? 'allowlist'
+            : Date.now() - last.at >= config.firewall.resyncMinutes * 60_000
+              ? 'schedule'
+              : undefined
+      if (reason === undefined) return undefined
+      const started = performance.now()
+      const result = await applier.resync()
+      last = { at: Date.now(), allowlistVersion }
+      const host = await registerHost(central.db, central.adapter, config.host.name, readMachineId())
+      await central.adapter.hostWrites.recordResync(central.db, host, { backend: config.firewall.backend, entries: result.entries, drift: result.drift })
+      return { ...result, reason, ms: Math.round(performance.now() - started) }
+    },
+  }
+}
