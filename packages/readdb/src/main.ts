@@ -54,6 +54,8 @@ async function run(config: Config, daemon: boolean, resyncNow: boolean): Promise
       logPoll(log, result, performance.now() - started)
     }
     if (daemon) {
+      // `systemctl reload` (SIGHUP): resync the sets at the next tick, as `readdb --resync` does for a one-shot run.
+      if (firewall) process.on('SIGHUP', () => (forceResync = true))
       log.info({ host: config.host.name, schedule: config.readdb.schedule }, 'started')
       await runDaemon({ schedule: config.readdb.schedule, tick: poll, log, maxBackoffMs: config.readdb.maxBackoffSeconds * 1000 })
     } else {
@@ -86,7 +88,8 @@ function repeatedWarning(log: Logger, msg: string): (problem: string | undefined
 function logResync(log: Logger, r: HostResync): void {
   const { rejectedSamples, ...counts } = r
   const line = { ...counts, ...(r.rejected > 0 ? { rejectedSamples: rejectedSamples.slice(0, 5) } : {}) }
-  if (r.rejected > 0) log.warn(line, `firewall resync: left out ${r.rejected} stored value(s) that are no address or bannable network`)
+  // One message for every resync (a monitor greps for it); a warning when stored values were left out.
+  if (r.rejected > 0) log.warn({ ...line, problem: `left out ${r.rejected} stored value(s) that are no address or bannable network` }, 'firewall resync')
   else log.info(line, 'firewall resync')
 }
 
@@ -94,6 +97,7 @@ function logResync(log: Logger, r: HostResync): void {
 // A poll that kept bans back for a local problem says so at warn level, with the problem.
 function logPoll(log: Logger, result: PollResult, ms: number): void {
   if (result.examined === 0 && result.endedLocally === 0) return
+  if (result.firewallWarning !== undefined) log.warn({ problem: result.firewallWarning }, 'firewall: established connections not cut')
   if (result.localProblem !== undefined) log.warn({ ...result, ms: Math.round(ms) }, `poll: bans kept pending: ${result.localProblem}`)
   else log.info({ ...result, ms: Math.round(ms) }, 'poll')
 }

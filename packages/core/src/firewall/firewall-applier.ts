@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { NetworkSet } from '../ban/network.js'
 import { describeError } from '../errors.js'
 import type { CentralDb } from '../db/db-adapter.js'
@@ -21,6 +24,8 @@ export interface FirewallBatchResult {
   readonly problem?: string
   /** The batch could not be applied as a change and the sets were resynced whole instead. */
   readonly resync?: ResyncResult
+  /** killConnections failed (conntrack missing or refused): the bans stand, their open connections may not be cut. */
+  readonly connectionsProblem?: string
 }
 
 /**
@@ -67,7 +72,7 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
     return ips.filter((ip) => !keep.has(ip))
   }
 
-  const apply = async (add: FirewallEntry[], remove: string[]): Promise<{ problem?: string; resync?: ResyncResult }> => {
+  const apply = async (add: FirewallEntry[], remove: string[]): Promise<{ problem?: string; resync?: ResyncResult; connectionsProblem?: string }> => {
     if (add.length === 0 && remove.length === 0) return {}
     try {
       await backend.change(add, remove)
@@ -84,7 +89,13 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
     if (config.killConnections) {
       const ips = add.filter((e) => !isNetworkEntry(e)).map((e) => e.ip)
       // One conntrack process for the whole batch; a failure here is logged by the caller, the bans stand.
-      if (ips.length > 0) await runTool([...conntrack, '-R', '-'], ips.map((ip) => `-D -s ${ip}\n`).join(''), config.timeoutMs).catch(() => undefined)
+      if (ips.length > 0) {
+        try {
+          await deleteConnections(conntrack, ips, config.timeoutMs)
+        } catch (err) {
+          return { connectionsProblem: `killConnections: ${describeError(err)}` }
+        }
+      }
     }
     return {}
   }
@@ -123,8 +134,8 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
         decisions.push({ ban, status: BanStatus.Added, error: null })
       }
       const remove = (await removable([...unban])).filter((ip) => !add.has(ip))
-      const { problem, resync: resynced } = await apply([...add.values()], remove)
-      if (problem === undefined) return { decisions, ...(resynced ? { resync: resynced } : {}) }
+      const { problem, resync: resynced, connectionsProblem } = await apply([...add.values()], remove)
+      if (problem === undefined) return { decisions, ...(resynced ? { resync: resynced } : {}), ...(connectionsProblem ? { connectionsProblem } : {}) }
       return { decisions: keepPending(decisions, new Set([...add.keys(), ...remove]), problem), problem }
     },
     async applyAlongside(decisions, fleet, at) {
@@ -142,9 +153,25 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
         if (!known || (known.timeout !== null && (entry.timeout === null || entry.timeout > known.timeout))) add.set(entry.ip, entry)
       }
       const remove = (await removable([...unban])).filter((ip) => !add.has(ip))
-      const { problem, resync: resynced } = await apply([...add.values()], remove)
-      if (problem === undefined) return { decisions: [...decisions], ...(resynced ? { resync: resynced } : {}) }
+      const { problem, resync: resynced, connectionsProblem } = await apply([...add.values()], remove)
+      if (problem === undefined) return { decisions: [...decisions], ...(resynced ? { resync: resynced } : {}), ...(connectionsProblem ? { connectionsProblem } : {}) }
       return { decisions: keepPending([...decisions], new Set([...add.keys(), ...remove]), problem), problem }
     },
+  }
+}
+
+/**
+ * `conntrack -D -s IP` for every address, in one conntrack process: `-R FILE` reads the
+ * commands from a file (not from stdin: conntrack opens /dev/stdin, which a socket, as Node
+ * gives a child, is not). The file is private to this process and removed afterwards.
+ */
+async function deleteConnections(conntrack: readonly string[], ips: readonly string[], timeoutMs: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'f2b-central-conntrack-'))
+  try {
+    const file = join(dir, 'delete')
+    writeFileSync(file, ips.map((ip) => `-D -s ${ip}\n`).join(''), { mode: 0o600 })
+    await runTool([...conntrack, '-R', file], '', timeoutMs)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }

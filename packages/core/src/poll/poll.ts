@@ -94,6 +94,8 @@ export interface PollResult {
   localProblem?: string
   /** A batch the firewall refused as a change made a whole resync instead: the drift it found. */
   resynced?: number
+  /** Something the firewall mode could not do that keeps no ban pending (killConnections failed). */
+  firewallWarning?: string
 }
 
 /**
@@ -246,6 +248,7 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
     const applied = await options.firewall.decideAndApply(batch, context.fleet, at)
     if (applied.problem !== undefined) result.localProblem = applied.problem
     if (applied.resync) result.resynced = applied.resync.drift
+    if (applied.connectionsProblem !== undefined) result.firewallWarning = applied.connectionsProblem
     const writes = applied.decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
     await recordDecisions(central, host, writes, cursorSeq)
     tally(result, applied.decisions)
@@ -281,6 +284,7 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
     decisions = applied.decisions
     if (applied.problem !== undefined) result.localProblem = applied.problem
     if (applied.resync) result.resynced = applied.resync.drift
+    if (applied.connectionsProblem !== undefined) result.firewallWarning = applied.connectionsProblem
   }
   const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
   await recordDecisions(central, host, writes, cursorSeq)
