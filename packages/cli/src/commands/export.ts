@@ -46,6 +46,9 @@ export async function run(argv: string[]): Promise<ExitCode> {
   }
   const format = (values.json ? 'json' : values.format) as Format
   if (!FORMATS.includes(format)) throw usage('export', `invalid --format ${JSON.stringify(values.format.slice(0, 40))}: expected ${FORMATS.join(', ')}`)
+  // Checked whatever the format: a bad name is a usage error, not something ignored.
+  if (values.set !== undefined) argValue('export', () => setNames(values.set ?? '', '--set'))
+  if (values.table !== undefined) argValue('export', () => parseTableName(values.table ?? '', '--table'))
   if (format === 'nft' || format === 'ipset') return exportFirewall(format, values)
   const tally = new ExportTally()
   const listFormat = format === 'json' ? jsonAddressFormat(tally) : plainFormat()

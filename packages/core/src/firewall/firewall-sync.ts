@@ -64,6 +64,8 @@ export async function readDesiredEntries(central: CentralDb, guard: EntryGuard |
     } else if (isAllowlisted(entry, fleet, guard)) allowlisted++
     else entries.push(entry)
   }
+  // IPv4 first, then IPv6, each in the order of the text (as the plain list): scripts read the same from run to run.
+  entries.sort((a, b) => a.version - b.version || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0))
   return { entries: withoutCovered(entries), rejected, rejectedSamples, allowlisted }
 }
 
