@@ -8,6 +8,7 @@
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
+//   BENCH_FIREWALL_BANS=100000   figure 6: active bans a firewall resync loads (and 10 % more a poll adds)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -20,14 +21,16 @@ import { pollScale } from './poll-scale.js'
 import { propagation } from './propagation.js'
 import { readdbThroughput } from './readdb-throughput.js'
 import { serveBench } from './serve.js'
+import { firewallBench } from './firewall.js'
 import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,6').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
 const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
+const FIREWALL_BANS = Number(process.env.BENCH_FIREWALL_BANS ?? 100_000)
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -109,6 +112,8 @@ async function main(): Promise<number> {
 
   await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
 
+  await attempt('firewall', '6', () => withDb('firewall', (db) => firewallBench(db, dir, { bans: FIREWALL_BANS, added: Math.round(FIREWALL_BANS / 10) })))
+
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
   const rows = table(results as never, errors)
@@ -156,6 +161,7 @@ type Results = {
   readdbThroughput?: Awaited<ReturnType<typeof readdbThroughput>>
   pollScale?: Awaited<ReturnType<typeof pollScale>>
   serve?: Awaited<ReturnType<typeof serveBench>>
+  firewall?: Awaited<ReturnType<typeof firewallBench>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -238,6 +244,18 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       met: yes(sv.peakRssMb < 200),
     })
   } else failed('serve', '6. serve')
+  const fw = r.firewall
+  if (fw) {
+    const n = fw.bans.toLocaleString('en')
+    const mb = (x: number | null) => (x === null ? 'n/a' : `${x} MB`)
+    for (const b of ['nftables', 'ipset'] as const) {
+      const x = fw[b]
+      rows.push({ figure: `7. firewall ${b}: readdb --resync loading ${n} bans into empty sets`, value: `${s1(x.load.ms)}, peak RSS ${mb(x.load.peakRssMb)} (${b === 'nftables' ? 'nft' : 'ipset'} ${mb(x.load.toolPeakRssMb)})`, target: '< 2 s, < 150 MB', met: yes(x.load.ms < fw.targetResyncMs && (x.load.peakRssMb ?? 0) < fw.targetRssMb) })
+      rows.push({ figure: `7.   the same resync with the sets already right (drift ${String(x.inSync.line?.drift)})`, value: `${s1(x.inSync.ms)}, peak RSS ${mb(x.inSync.peakRssMb)} (tool ${mb(x.inSync.toolPeakRssMb)})`, target: '(informative)', met: '' })
+      rows.push({ figure: `7.   first poll of the ${n} (already in the sets)`, value: `${s1(x.firstPoll.ms)}, peak RSS ${mb(x.firstPoll.peakRssMb)}`, target: '(informative)', met: '' })
+      rows.push({ figure: `7.   a poll adding ${fw.added.toLocaleString('en')} to the set of ${n}`, value: `${s1(x.pollAdding.ms)}, peak RSS ${mb(x.pollAdding.peakRssMb)} (tool ${mb(x.pollAdding.toolPeakRssMb)}); ${x.entriesAfter.toLocaleString('en')} entries after`, target: '(informative)', met: '' })
+    }
+  } else failed('firewall', '7. firewall mode')
   return rows
 }
 

@@ -105,17 +105,24 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
       [
         'add table inet fleet',
         'add set inet fleet banned-v4 { type ipv4_addr; flags interval, timeout; }',
+        'add set inet fleet banned-v4_addr { type ipv4_addr; flags timeout; }',
         'add set inet fleet banned-v6 { type ipv6_addr; flags interval, timeout; }',
+        'add set inet fleet banned-v6_addr { type ipv6_addr; flags timeout; }',
         'add chain inet fleet input { type filter hook input priority -10; policy accept; }',
         'flush chain inet fleet input',
         'add rule inet fleet input ip saddr @banned-v4 drop',
+        'add rule inet fleet input ip saddr @banned-v4_addr drop',
         'add rule inet fleet input ip6 saddr @banned-v6 drop',
+        'add rule inet fleet input ip6 saddr @banned-v6_addr drop',
         'add chain inet fleet forward { type filter hook forward priority -10; policy accept; }',
         'flush chain inet fleet forward',
         'flush set inet fleet banned-v4',
+        'flush set inet fleet banned-v4_addr',
         'flush set inet fleet banned-v6',
-        `add element inet fleet banned-v4 { 10.0.0.0/24 timeout Ns, ${V4.map((ip) => (ip === '203.0.113.7' ? ip : `${ip} timeout Ns`)).join(', ')} }`,
-        `add element inet fleet banned-v6 { ${V6.map((ip) => `${ip} timeout Ns`).join(', ')} }`,
+        'flush set inet fleet banned-v6_addr',
+        'add element inet fleet banned-v4 { 10.0.0.0/24 timeout Ns }',
+        `add element inet fleet banned-v4_addr { ${V4.map((ip) => (ip === '203.0.113.7' ? ip : `${ip} timeout Ns`)).join(', ')} }`,
+        `add element inet fleet banned-v6_addr { ${V6.map((ip) => `${ip} timeout Ns`).join(', ')} }`,
         '',
       ].join('\n'),
     )
@@ -161,8 +168,10 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
         }
         return (out.nftables.find((o) => o.set)?.set?.elem ?? []).map(text).sort()
       }
-      expect(await elements('bans_v4')).toEqual(['10.0.0.0/24', ...V4].sort())
-      expect(await elements('bans_v6')).toEqual([...V6].sort())
+      expect(await elements('bans_v4')).toEqual(['10.0.0.0/24'])
+      expect(await elements('bans_v4_addr')).toEqual([...V4].sort())
+      expect(await elements('bans_v6')).toEqual([])
+      expect(await elements('bans_v6_addr')).toEqual([...V6].sort())
     })
   })
 })

@@ -11,7 +11,7 @@ export interface ReaddbArgs {
 
 export const USAGE = `usage: readdb [--config FILE]            one poll, then exit (cron, systemd timer)
        readdb --daemon [--config FILE]   poll on readdb.schedule until SIGTERM/SIGINT
-       readdb --resync [--config FILE]   firewall mode: make the kernel sets equal to the fleet's bans now, then poll
+       readdb --resync [--config FILE]   firewall mode: make the kernel sets equal to the fleet's bans now, then exit
                                          (a running daemon does the same on SIGHUP)
 Applies bans other hosts reported to this host's fail2ban through the shared jail's log
 (and, with a firewall section, to nftables or ipset sets), and records this host's status for each. Exit: 0 done, 1 failure, 2 usage, 3 another readdb holds this host's lock (readdb.lockFile).`

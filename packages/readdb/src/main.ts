@@ -22,6 +22,7 @@ async function main(argv: string[]): Promise<ExitCode> {
   const config = loadConfig({ path: args.config, isCronExpression })
   const lock = await acquireLock(config.readdb.lockFile)
   try {
+    if (args.resync && args.daemon) throw new UsageError('readdb: --resync is one run; a running daemon resyncs on SIGHUP', 'run `readdb --help`')
     if (args.resync && config.firewall === undefined) throw new UsageError('readdb --resync: the config has no firewall section', 'add firewall.backend (nftables or ipset); see README "Firewall mode"')
     return await run(config, args.daemon, args.resync)
   } finally {
@@ -39,11 +40,17 @@ async function run(config: Config, daemon: boolean, resyncNow: boolean): Promise
     const firewall = config.firewall === undefined ? undefined : createHostFirewall({ ...config, firewall: config.firewall }, central)
     const hostPoll = createHostPoll(config, central, firewall ? { firewall: firewall.applier } : {})
     const spoolWarning = repeatedWarning(log, 'spool not shipped')
-    let forceResync = resyncNow
+    if (resyncNow && firewall) {
+      // `readdb --resync`: the sets made equal to the fleet's bans, and nothing else.
+      const resync = await firewall.resyncIfDue({ force: true })
+      if (resync) logResync(log, resync)
+      return ExitCode.Ok
+    }
+    let forceResync = false
     const poll = async (): Promise<void> => {
       if (firewall) {
         // In the same tick as the poll, before it: the two never run at once.
-        const resync = await firewall.resyncIfDue(forceResync)
+        const resync = await firewall.resyncIfDue({ force: forceResync, start: daemon })
         forceResync = false
         if (resync) logResync(log, resync)
       }

@@ -49,6 +49,9 @@ export interface FirewallApplier {
   resync(): Promise<ResyncResult>
 }
 
+// Two ends this close are the same ban (they are computed a moment apart).
+const KNOWN_SLACK_MS = 5000
+
 /** The backend a config names. */
 export function createFirewallBackend(config: FirewallConfig): FirewallBackend {
   return config.backend === 'nftables' ? nftBackend(config) : ipsetBackend(config)
@@ -63,7 +66,26 @@ function entryFor(ban: PendingBan, at: Date): FirewallEntry | undefined {
  * besides the central allowlist (its config's allowlist and own addresses, its infrastructure).
  */
 export function createFirewallApplier(central: CentralDb, config: Pick<FirewallConfig, 'killConnections' | 'timeoutMs'>, backend: FirewallBackend, guard: () => EntryGuard, conntrack: readonly string[] = ['conntrack']): FirewallApplier {
-  const resync = async () => resyncFirewall(backend, await readDesiredEntries(central, guard()))
+  // What the sets hold as far as this process knows (its last resync and the changes since):
+  // each entry's end, ms (null: permanent). A ban already there with at least as long a time
+  // is not sent again, so the first poll after a resync (a new host: every active ban) costs
+  // no nft or ipset call. A set changed by hand is what the next resync repairs.
+  const known = new Map<string, number | null>()
+  const endOf = (e: FirewallEntry, nowMs: number) => (e.timeout === null ? null : nowMs + e.timeout * 1000)
+  const covers = (e: FirewallEntry, nowMs: number) => {
+    if (!known.has(e.ip)) return false
+    const end = known.get(e.ip) ?? null
+    const wanted = endOf(e, nowMs)
+    return end === null || (wanted !== null && end >= wanted - KNOWN_SLACK_MS)
+  }
+  const resync = async () => {
+    const desired = await readDesiredEntries(central, guard())
+    known.clear()
+    const result = await resyncFirewall(backend, desired)
+    const now = Date.now()
+    for (const e of desired.entries) known.set(e.ip, endOf(e, now))
+    return result
+  }
 
   // An unban takes an address out only when no other active ban of it is left.
   const removable = async (ips: readonly string[]) => {
@@ -72,13 +94,35 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
     return ips.filter((ip) => !keep.has(ip))
   }
 
-  const apply = async (add: FirewallEntry[], remove: string[]): Promise<{ problem?: string; resync?: ResyncResult; connectionsProblem?: string }> => {
-    if (add.length === 0 && remove.length === 0) return {}
+  const apply = async (wanted: FirewallEntry[], remove: string[]): Promise<{ problem?: string; resync?: ResyncResult; connectionsProblem?: string }> => {
+    const now = Date.now()
+    const add = wanted.filter((e) => !covers(e, now))
+    let resynced: ResyncResult | undefined
+    if (add.length > 0 || remove.length > 0) {
+      const sent = await send(add, remove, now)
+      if (sent?.problem !== undefined) return sent
+      resynced = sent?.resync
+    }
+    // Every address this batch bans, also one a resync had put in the set already.
+    const ips = config.killConnections ? wanted.filter((e) => !isNetworkEntry(e)).map((e) => e.ip) : []
+    if (ips.length > 0) {
+      try {
+        await deleteConnections(conntrack, ips, config.timeoutMs)
+      } catch (err) {
+        return { ...(resynced ? { resync: resynced } : {}), connectionsProblem: `killConnections: ${describeError(err)}` }
+      }
+    }
+    return resynced ? { resync: resynced } : {}
+  }
+
+  const send = async (add: FirewallEntry[], remove: string[], now: number): Promise<{ problem?: string; resync?: ResyncResult } | undefined> => {
     try {
       await backend.change(add, remove)
+      for (const e of add) known.set(e.ip, endOf(e, now))
+      for (const ip of remove) known.delete(ip)
     } catch (changeError) {
       // The batch is all or nothing; what makes a valid batch fail is the kernel's state (a set
-      // deleted by hand, an address inside a banned network): a resync rebuilds from the
+      // deleted by hand, a network inside a banned wider one): a resync rebuilds from the
       // database and covers this batch too.
       try {
         return { resync: await resync() }
@@ -86,18 +130,7 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
         return { problem: `firewall: ${describeError(changeError)}; resync failed too: ${describeError(err)}` }
       }
     }
-    if (config.killConnections) {
-      const ips = add.filter((e) => !isNetworkEntry(e)).map((e) => e.ip)
-      // One conntrack process for the whole batch; a failure here is logged by the caller, the bans stand.
-      if (ips.length > 0) {
-        try {
-          await deleteConnections(conntrack, ips, config.timeoutMs)
-        } catch (err) {
-          return { connectionsProblem: `killConnections: ${describeError(err)}` }
-        }
-      }
-    }
-    return {}
+    return undefined
   }
 
   const keepPending = (decisions: Decision[], touched: Set<string>, problem: string) =>

@@ -46,9 +46,9 @@ describe('firewall entries', () => {
     expect(remainingTimeout(null, 0)).toBeNull()
   })
 
-  it('an address inside a banned network is left out (an interval set refuses the overlap), and a narrower network too', () => {
-    const kept = withoutCovered([e('10.1.2.3'), e('10.1.0.0/16'), e('10.1.5.0/24'), e('10.2.0.1'), e('2001:db8::1'), e('2001:db8::/32')])
-    expect(kept.map((x) => x.ip)).toEqual(['10.1.0.0/16', '10.2.0.1', '2001:db8::/32'])
+  it('a network inside a banned wider one is left out (an interval set refuses the overlap); addresses stay (they have their own set)', () => {
+    const kept = withoutCovered([e('10.1.2.3'), e('10.1.0.0/16'), e('10.1.5.0/24'), e('10.2.0.1'), e('2001:db8::1'), e('2001:db8::/32'), e('2001:db8:1::/48')])
+    expect(kept.map((x) => x.ip)).toEqual(['10.1.2.3', '10.1.0.0/16', '10.2.0.1', '2001:db8::1', '2001:db8::/32'])
   })
 
   it('set names: validated, defaulted per backend, never equal', () => {
@@ -61,14 +61,17 @@ describe('firewall entries', () => {
 
 describe('nftables scripts', () => {
   it('a change adds each address bare, deletes it, and adds it with its timeout: one transaction that refreshes timeouts and never fails on a missing element', () => {
-    expect(nftChangeScript(NFT, [e('192.0.2.1', 30), e('2001:db8::1', null)], ['192.0.2.9'])).toBe(
+    expect(nftChangeScript(NFT, [e('192.0.2.1', 30), e('2001:db8::1', null), e('203.0.113.0/24', 30)], ['192.0.2.9'])).toBe(
       [
-        'add element inet f2b_central bans_v4 { 192.0.2.1, 192.0.2.9 }',
-        'add element inet f2b_central bans_v6 { 2001:db8::1 }',
-        'delete element inet f2b_central bans_v4 { 192.0.2.1, 192.0.2.9 }',
-        'delete element inet f2b_central bans_v6 { 2001:db8::1 }',
-        'add element inet f2b_central bans_v4 { 192.0.2.1 timeout 30s }',
-        'add element inet f2b_central bans_v6 { 2001:db8::1 }',
+        'add element inet f2b_central bans_v4 { 203.0.113.0/24 }',
+        'add element inet f2b_central bans_v4_addr { 192.0.2.1, 192.0.2.9 }',
+        'add element inet f2b_central bans_v6_addr { 2001:db8::1 }',
+        'delete element inet f2b_central bans_v4 { 203.0.113.0/24 }',
+        'delete element inet f2b_central bans_v4_addr { 192.0.2.1, 192.0.2.9 }',
+        'delete element inet f2b_central bans_v6_addr { 2001:db8::1 }',
+        'add element inet f2b_central bans_v4 { 203.0.113.0/24 timeout 30s }',
+        'add element inet f2b_central bans_v4_addr { 192.0.2.1 timeout 30s }',
+        'add element inet f2b_central bans_v6_addr { 2001:db8::1 }',
         '',
       ].join('\n'),
     )
@@ -85,6 +88,8 @@ describe('nftables scripts', () => {
     const script = nftLoadScript(NFT, false, [e('192.0.2.1')])
     expect(script).toContain('flush chain inet f2b_central forward\n')
     expect(script).not.toContain('add rule inet f2b_central forward')
+    expect(script).toContain('add set inet f2b_central bans_v4 { type ipv4_addr; flags interval, timeout; }\nadd set inet f2b_central bans_v4_addr { type ipv4_addr; flags timeout; }\n')
+    expect(script.match(/^add rule inet f2b_central input (ip|ip6) saddr @\S+ drop$/gm)).toHaveLength(4)
   })
 
   it('reads `nft -j list set`: plain elements, timeouts, prefixes', () => {

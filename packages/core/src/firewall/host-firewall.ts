@@ -3,6 +3,8 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { registerHost } from '../db/queries/hosts.js'
 import { resolveInfrastructure, type Infrastructure } from '../infrastructure.js'
 import { readMachineId } from '../machine-id.js'
+import { readDatabaseNow } from '../db/queries/clock.js'
+import { fromDbTime } from '../time/db-time.js'
 import { createFirewallApplier, createFirewallBackend, type FirewallApplier } from './firewall-applier.js'
 import type { FirewallBackend } from './firewall-backend.js'
 import type { FirewallConfig } from './firewall-config.js'
@@ -20,12 +22,14 @@ export interface HostFirewall {
   readonly backend: FirewallBackend
   readonly applier: FirewallApplier
   /**
-   * Resync when one is due (the first call, every firewall.resyncMinutes, the central
-   * allowlist changed since the last one, or `force`), record it with the host (its drift is
-   * what `status` shows) and return it; undefined when none was due. Runs before a poll, in the
-   * same tick, so a resync and a poll never run at once.
+   * Resync when one is due, record it with the host (its drift is what `status` shows) and
+   * return it; undefined when none was due. Due: `force` ('requested'), a daemon's first tick
+   * ('start'), firewall.resyncMinutes after the last one, by the time stored with the host, so
+   * that cron's one-shot runs resync as often as a daemon and not at every run ('schedule'), or
+   * the central allowlist changed since this process's last one ('allowlist'). Runs before a
+   * poll, in the same tick, so a resync and a poll never run at once.
    */
-  resyncIfDue(force?: boolean): Promise<HostResync | undefined>
+  resyncIfDue(options?: { force?: boolean; start?: boolean }): Promise<HostResync | undefined>
 }
 
 const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
@@ -64,18 +68,28 @@ export function createHostFirewall(config: Config & { firewall: FirewallConfig }
     config: config.firewall,
     backend,
     applier,
-    async resyncIfDue(force = false) {
+    async resyncIfDue({ force = false, start = false } = {}) {
       const row = await central.db.selectFrom('allowlist_version').select('version').where('id', '=', 1).executeTakeFirst()
       const allowlistVersion = Number(row?.version ?? 0)
-      const reason: HostResync['reason'] | undefined = !last
-        ? 'start'
-        : force
-          ? 'requested'
-          : allowlistVersion !== last.allowlistVersion
+      const period = config.firewall.resyncMinutes * 60_000
+      const storedDue = async () => {
+        const host = await central.db.selectFrom('hosts').select('resynced_at').where('name', '=', config.host.name).executeTakeFirst()
+        if (!host?.resynced_at) return true
+        return (await readDatabaseNow(central)).getTime() - fromDbTime(String(host.resynced_at)).getTime() >= period
+      }
+      const reason: HostResync['reason'] | undefined = force
+        ? 'requested'
+        : start && !last
+          ? 'start'
+          : last && allowlistVersion !== last.allowlistVersion
             ? 'allowlist'
-            : Date.now() - last.at >= config.firewall.resyncMinutes * 60_000
+            : (last ? Date.now() - last.at >= period : await storedDue())
               ? 'schedule'
               : undefined
+      if (reason === undefined) {
+        last ??= { at: Date.now(), allowlistVersion }
+        return undefined
+      }
       if (reason === undefined) return undefined
       const started = performance.now()
       const result = await applier.resync()

@@ -10,23 +10,39 @@ const CHUNK = 1000
 const PRIORITY = -10
 
 /**
- * The table, its two sets (`flags interval, timeout`: a CIDR ban is an interval, and each
- * element carries the fleet ban's remaining time) and the chains that drop their sources.
- * Every statement is an `add` (a no-op where it exists) and the chains are flushed and
- * refilled, so the same text runs any number of times. The forward chain always exists (an
- * empty one accepts everything) so that turning firewall.forward off takes its rules out.
+ * The set an entry goes in. A CIDR ban goes in the family's set (`bans_v4`, `bans_v6`: `flags
+ * interval, timeout`, so a network is an interval and each element carries the fleet ban's
+ * remaining time); a single address in its `_addr` companion (`bans_v4_addr`: `flags timeout`,
+ * a hash). Why two: nft reads an interval set's every element before it changes one (to check
+ * overlaps), so with 100,000 addresses in it each poll's `nft -f` took seconds and 135 MB; a
+ * hash set takes a batch of 5,000 in a third of a second (README "Firewall mode", figure 7).
+ */
+export function nftSetFor(names: FirewallNames, e: { version: 4 | 6; ip: string }): string {
+  const set = setOf(names, e.version)
+  return e.ip.includes('/') ? set : `${set}_addr`
+}
+
+const ALL_SETS = (names: FirewallNames) =>
+  [
+    [names.setV4, 'ipv4_addr', 'interval, timeout'],
+    [`${names.setV4}_addr`, 'ipv4_addr', 'timeout'],
+    [names.setV6, 'ipv6_addr', 'interval, timeout'],
+    [`${names.setV6}_addr`, 'ipv6_addr', 'timeout'],
+  ] as const
+
+/**
+ * The table, its sets and the chains that drop their sources. Every statement is an `add` (a
+ * no-op where it exists) and the chains are flushed and refilled, so the same text runs any
+ * number of times. The forward chain always exists (an empty one accepts everything) so that
+ * turning firewall.forward off takes its rules out.
  */
 export function nftSetupScript(names: FirewallNames, forward: boolean): string {
   const t = `inet ${names.table}`
   const lines = [`add table ${t}`]
-  for (const [set, type] of [
-    [names.setV4, 'ipv4_addr'],
-    [names.setV6, 'ipv6_addr'],
-  ] as const)
-    lines.push(`add set ${t} ${set} { type ${type}; flags interval, timeout; }`)
+  for (const [set, type, flags] of ALL_SETS(names)) lines.push(`add set ${t} ${set} { type ${type}; flags ${flags}; }`)
   for (const hook of ['input', 'forward'] as const) {
     lines.push(`add chain ${t} ${hook} { type filter hook ${hook} priority ${PRIORITY}; policy accept; }`, `flush chain ${t} ${hook}`)
-    if (hook === 'input' || forward) lines.push(`add rule ${t} ${hook} ip saddr @${names.setV4} drop`, `add rule ${t} ${hook} ip6 saddr @${names.setV6} drop`)
+    if (hook === 'input' || forward) for (const [set, type] of ALL_SETS(names)) lines.push(`add rule ${t} ${hook} ${type === 'ipv4_addr' ? 'ip' : 'ip6'} saddr @${set} drop`)
   }
   return `${lines.join('\n')}\n`
 }
@@ -36,35 +52,40 @@ function element(e: FirewallEntry): string {
   return e.timeout === null ? ip : `${ip} timeout ${e.timeout}s`
 }
 
-function elementStatements(verb: 'add' | 'delete', names: FirewallNames, texts: Map<4 | 6, string[]>): string {
+// Statements per set, in the order of ALL_SETS, at most CHUNK elements each.
+function elementStatements(verb: 'add' | 'delete', names: FirewallNames, bySet: Map<string, string[]>): string {
   let out = ''
-  for (const version of [4, 6] as const) {
-    const all = texts.get(version) ?? []
-    for (let i = 0; i < all.length; i += CHUNK) out += `${verb} element inet ${names.table} ${setOf(names, version)} { ${all.slice(i, i + CHUNK).join(', ')} }\n`
+  for (const [set] of ALL_SETS(names)) {
+    const all = bySet.get(set) ?? []
+    for (let i = 0; i < all.length; i += CHUNK) out += `${verb} element inet ${names.table} ${set} { ${all.slice(i, i + CHUNK).join(', ')} }\n`
   }
   return out
 }
 
-function byFamily<T>(items: Iterable<T>, version: (t: T) => 4 | 6, text: (t: T) => string): Map<4 | 6, string[]> {
-  const out = new Map<4 | 6, string[]>([
-    [4, []],
-    [6, []],
-  ])
-  for (const t of items) out.get(version(t))?.push(text(t))
+function bySet<T extends { version: 4 | 6; ip: string }>(names: FirewallNames, items: Iterable<T>, text: (t: T) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const t of items) {
+    const set = nftSetFor(names, t)
+    const list = out.get(set)
+    if (list) list.push(text(t))
+    else out.set(set, [text(t)])
+  }
   return out
 }
 
 /**
- * The whole load: setup, both sets flushed, every entry added, as one `nft -f` transaction
- * (the sets are never seen empty). An address a wider entry covers is left out: an interval
- * set refuses overlapping elements, and the wider one drops it anyway.
+ * The whole load: setup, every set flushed, every entry added, as one `nft -f` transaction
+ * (the sets are never seen empty). A network inside a wider one is left out: an interval set
+ * refuses overlapping elements, and the wider one drops it anyway.
  */
 export function nftLoadScript(names: FirewallNames, forward: boolean, entries: Iterable<FirewallEntry>): string {
   const kept = withoutCovered(entries)
   return (
     nftSetupScript(names, forward) +
-    `flush set inet ${names.table} ${names.setV4}\nflush set inet ${names.table} ${names.setV6}\n` +
-    elementStatements('add', names, byFamily(kept, (e) => e.version, element))
+    ALL_SETS(names)
+      .map(([set]) => `flush set inet ${names.table} ${set}\n`)
+      .join('') +
+    elementStatements('add', names, bySet(names, kept, element))
   )
 }
 
@@ -76,12 +97,8 @@ export function nftLoadScript(names: FirewallNames, forward: boolean, entries: I
 export function nftChangeScript(names: FirewallNames, add: readonly FirewallEntry[], remove: readonly string[]): string {
   const touched = [...add.map((e) => ({ ip: assertEntry(e), version: e.version })), ...remove.map((ip) => ({ ip: assertEntry({ ip, version: familyOf(ip), timeout: null }), version: familyOf(ip) }))]
   if (touched.length === 0) return ''
-  const bare = byFamily(
-    touched,
-    (t) => t.version,
-    (t) => t.ip,
-  )
-  return elementStatements('add', names, bare) + elementStatements('delete', names, bare) + elementStatements('add', names, byFamily(add, (e) => e.version, element))
+  const bare = bySet(names, touched, (t) => t.ip)
+  return elementStatements('add', names, bare) + elementStatements('delete', names, bare) + elementStatements('add', names, bySet(names, add, element))
 }
 
 interface NftJsonElem {
@@ -126,7 +143,7 @@ export function nftBackend(config: Pick<FirewallConfig, 'backend' | 'table' | 's
     load: (entries) => apply(nftLoadScript(names, config.forward, entries)),
     async list() {
       const contents: SetContents = new Map()
-      for (const set of [names.setV4, names.setV6]) parseNftSet((await runTool([...nft, '-j', 'list', 'set', 'inet', names.table, set], '', config.timeoutMs)).stdout, contents)
+      for (const [set] of ALL_SETS(names)) parseNftSet((await runTool([...nft, '-j', 'list', 'set', 'inet', names.table, set], '', config.timeoutMs)).stdout, contents)
       return contents
     },
   }
