@@ -104,7 +104,7 @@ export async function firewallBench(db: BenchDb, dir: string, o: FirewallBenchOp
 }
 
 function countNft(ns: string): number {
-  const text = execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'set', 'inet', 'f2b_central', 'bans_v4'], { maxBuffer: 1 << 28 }).toString()
+  const text = execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'set', 'inet', 'f2b_central', 'bans_v4_addr'], { maxBuffer: 1 << 28 }).toString()
   return (JSON.parse(text) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables.find((x) => x.set)?.set?.elem?.length ?? 0
 }
 

@@ -7,6 +7,8 @@ import type { Config } from './config/config-schema.js'
 /** Addresses the fleet must never ban, and why: a ban of one would cut hosts off what runs the fleet. */
 export interface Infrastructure {
   has(ip: string): boolean
+  /** has() for an address in canonical form, without BlockList's parse (about 10 µs a call: a second per 100,000 firewall entries). */
+  hasCanonical(ip: string): boolean
   /** Whether a network (a CIDR ban) holds any of these addresses. */
   overlaps(n: Network): boolean
   /** A name that could not be resolved (its addresses are then unknown and not protected). */
@@ -35,6 +37,7 @@ export async function resolveInfrastructure(config: Config): Promise<Infrastruct
   }
   return {
     has: (ip) => extra.has(ip) || config.neverBan.has(ip),
+    hasCanonical: (ip) => extra.has(ip) || config.neverBan.hasCanonical(ip),
     overlaps: (n) => config.neverBan.overlaps(n) || [...extra].some((ip) => familyOf(ip) === n.version && contains(n, ip)),
     unresolved,
   }

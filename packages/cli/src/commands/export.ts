@@ -81,7 +81,7 @@ async function exportFirewall(format: 'nft' | 'ipset', values: { set?: string | 
     const backend = backendName === 'nftables' ? nftBackend(settings) : ipsetBackend(settings)
     const infra = await resolveInfrastructure(config)
     const desired = await readDesiredEntries(central, {
-      has: (ip) => config.allowlist.has(ip) || infra.has(ip),
+      has: (ip) => config.allowlist.hasCanonical(ip) || infra.hasCanonical(ip),
       overlaps: (n) => config.allowlist.overlaps(n) || infra.overlaps(n),
     })
     rejected = { n: desired.rejected, samples: desired.rejectedSamples }

@@ -40,7 +40,8 @@ export function createHostFirewall(config: Config & { firewall: FirewallConfig }
   const guard = (): EntryGuard => {
     const infra = infrastructure?.value
     return {
-      has: (ip) => config.allowlist.has(ip) || (infra?.has(ip) ?? false) || config.neverBan.has(ip),
+      // Entries are canonical: set lookups, not BlockList's parse per address.
+      has: (ip) => config.allowlist.hasCanonical(ip) || (infra?.hasCanonical(ip) ?? false) || config.neverBan.hasCanonical(ip),
       overlaps: (n) => config.allowlist.overlaps(n) || (infra?.overlaps(n) ?? false) || config.neverBan.overlaps(n),
     }
   }
