@@ -4,12 +4,13 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5,7,8  run only some figures (8: push, three hosts, push and no push)
+//   BENCH_FIGURES=1,2,3,4,5,7,8,9  run only some figures (8: push, three hosts, push and no push; 9: firewall sets)
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_CATCHUP=100000         figure 7: active bans a new host catches up on
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
 //   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
 //   BENCH_PUSH_ATTACKS=40        figure 8: attacks per mode (each lands on two hosts)
+//   BENCH_FIREWALL_BANS=100000   figure 9: active bans a firewall resync loads (and 10 % more a poll adds)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -24,11 +25,12 @@ import { propagation } from './propagation.js'
 import { pushBench } from './push.js'
 import { readdbThroughput } from './readdb-throughput.js'
 import { serveBench } from './serve.js'
+import { firewallBench } from './firewall.js'
 import { beginShutdown, cleanupAll, defer, haveTimeBin, isShuttingDown, progress, round, sleep } from './util.js'
 
 type Row = { figure: string; value: string; target: string; met: string }
 
-const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7,8').split(',').map((s) => s.trim()))
+const figures = new Set((process.env.BENCH_FIGURES ?? '1,2,3,4,5,7,8,9').split(',').map((s) => s.trim()))
 const ATTACKS = Number(process.env.BENCH_ATTACKS ?? 100)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1_000_000)
 const SERVE_BANS = Number(process.env.BENCH_SERVE_BANS ?? 100_000)
@@ -37,6 +39,7 @@ const CATCHUP = Number(process.env.BENCH_CATCHUP ?? 100_000)
 const SCHEDULE_S = 5
 const PUSH_FALLBACK_S = 60
 const PUSH_ATTACKS = Number(process.env.BENCH_PUSH_ATTACKS ?? 40)
+const FIREWALL_BANS = Number(process.env.BENCH_FIREWALL_BANS ?? 100_000)
 const SMALL_FLEET = 3
 
 // Ctrl-C / SIGTERM: undo everything at once, let the measurement that was running fail
@@ -121,6 +124,8 @@ async function main(): Promise<number> {
   await attempt('catchUp', '7', async () => catchUp(dialect, dir, { bans: CATCHUP }))
   await attempt('push', '8', () => withDb('push', (db) => pushBench(db, dir, { attacks: PUSH_ATTACKS, minGapMs: 300, maxGapMs: 1200 })))
 
+  await attempt('firewall', '9', () => withDb('firewall', (db) => firewallBench(db, dir, { bans: FIREWALL_BANS, added: Math.round(FIREWALL_BANS / 10) })))
+
   if (interrupted !== undefined) return 130
   machine.loadavg1mAtEnd = round(os.loadavg()[0]!, 2)
   const rows = table(results as never, errors)
@@ -170,6 +175,7 @@ type Results = {
   serve?: Awaited<ReturnType<typeof serveBench>>
   catchUp?: Awaited<ReturnType<typeof catchUp>>
   push?: Awaited<ReturnType<typeof pushBench>>
+  firewall?: Awaited<ReturnType<typeof firewallBench>>
 }
 
 function table(r: Results, errors: Record<string, string>): Row[] {
@@ -313,8 +319,20 @@ function table(r: Results, errors: Record<string, string>): Row[] {
     }
     const fc = pu.fail2banClient
     rows.push({ figure: '8.   one fail2ban-client call (set JAIL banip IP), median / max', value: `${fc.banipMsMedian} / ${fc.banipMsMax} ms (ping ${fc.pingMsMedian} ms)`, target: '(informative)', met: '' })
-    rows.push({ figure: "7.   the same on fail2ban's socket (readdb's hand-over), median / max", value: `${fc.socketBanipMsMedian} / ${fc.socketBanipMsMax} ms`, target: '(informative)', met: '' })
+    rows.push({ figure: "8.   the same on fail2ban's socket (readdb's hand-over), median / max", value: `${fc.socketBanipMsMedian} / ${fc.socketBanipMsMax} ms`, target: '(informative)', met: '' })
   } else failed('push', '8. push')
+  const fw = r.firewall
+  if (fw) {
+    const n = fw.bans.toLocaleString('en')
+    const mb = (x: number | null) => (x === null ? 'n/a' : `${x} MB`)
+    for (const b of ['nftables', 'ipset'] as const) {
+      const x = fw[b]
+      rows.push({ figure: `9. firewall ${b}: readdb --resync loading ${n} bans into empty sets`, value: `${s1(x.load.ms)}, peak RSS ${mb(x.load.peakRssMb)} (${b === 'nftables' ? 'nft' : 'ipset'} ${mb(x.load.toolPeakRssMb)})`, target: '< 2 s, < 150 MB', met: yes(x.load.ms < fw.targetResyncMs && (x.load.peakRssMb ?? 0) < fw.targetRssMb) })
+      rows.push({ figure: `9.   the same resync with the sets already right (drift ${String(x.inSync.line?.drift)})`, value: `${s1(x.inSync.ms)}, peak RSS ${mb(x.inSync.peakRssMb)} (tool ${mb(x.inSync.toolPeakRssMb)})`, target: '(informative)', met: '' })
+      rows.push({ figure: `9.   first poll of the ${n} (already in the sets)`, value: `${s1(x.firstPoll.ms)}, peak RSS ${mb(x.firstPoll.peakRssMb)}`, target: '(informative)', met: '' })
+      rows.push({ figure: `9.   a poll adding ${fw.added.toLocaleString('en')} to the set of ${n}`, value: `${s1(x.pollAdding.ms)}, peak RSS ${mb(x.pollAdding.peakRssMb)} (tool ${mb(x.pollAdding.toolPeakRssMb)}); ${x.entriesAfter.toLocaleString('en')} entries after`, target: '(informative)', met: '' })
+    }
+  } else failed('firewall', '9. firewall mode')
   return rows
 }
 

@@ -23,11 +23,12 @@ export const PROGRAMS = [
   { program: 'unshare', pkg: 'util-linux' },
   { program: 'setpriv', pkg: 'util-linux' },
   { program: 'findmnt', pkg: 'util-linux' },
-  // network namespaces and the firewalls inside them: fleet-e2e, export
+  // network namespaces and the firewalls inside them: fleet-e2e, export, firewall-mode (issue 13)
   { program: 'ip', pkg: 'iproute2' },
   { program: 'nft', pkg: 'nftables' },
   { program: 'ipset', pkg: 'ipset' },
   { program: 'iptables', pkg: 'iptables' },
+  { program: 'ip6tables', pkg: 'iptables' },
   { program: 'conntrack', pkg: 'conntrack' },
   // push wake-ups
   { program: 'mosquitto', pkg: 'mosquitto' },

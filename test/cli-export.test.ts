@@ -73,36 +73,60 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
     expect(JSON.parse((await exportAs('--format', 'json')).stdout)).toEqual(out)
   })
 
-  it('ipset: an `ipset restore` script with one set per family', async () => {
+  // What readdb's firewall mode loads (issue 13): timeouts are the fleet bans' remaining seconds, a
+  // network of at least /16 is a CIDR ban, and the other hostile values are left out.
+  const seconds = (text: string) => text.replace(/ timeout [1-9]\d*(s?)/g, ' timeout N$1')
+  const HOSTILE_LEFT_OUT = HOSTILE.filter((h) => h !== '10.0.0.0/24')
+
+  it('ipset: the `ipset restore -exist` script of the firewall mode: hash:net sets with timeouts, flushed, each entry with its remaining time', async () => {
     const r = await exportAs('--format', 'ipset', '--set', 'fleet')
-    expect(r.stdout).toBe(
+    expect(r.code, r.stderr).toBe(0)
+    expect(seconds(r.stdout)).toBe(
       [
-        'create fleet-v4 hash:ip family inet -exist',
-        'create fleet-v6 hash:ip family inet6 -exist',
-        ...V4.map((ip) => `add fleet-v4 ${ip} -exist`),
-        ...V6.map((ip) => `add fleet-v6 ${ip} -exist`),
+        'create fleet-v4 hash:net family inet timeout 0 maxelem 1048576 -exist',
+        'create fleet-v6 hash:net family inet6 timeout 0 maxelem 1048576 -exist',
+        'flush fleet-v4',
+        'flush fleet-v6',
+        'add fleet-v4 10.0.0.0/24 timeout N -exist',
+        ...V4.map((ip) => `add fleet-v4 ${ip} timeout ${ip === '203.0.113.7' ? '0' : 'N'} -exist`),
+        ...V6.map((ip) => `add fleet-v6 ${ip} timeout N -exist`),
         '',
       ].join('\n'),
     )
+    // The remaining time, not the ban time: a day-long ban reported an hour ago has about 23 h left; the permanent one none.
+    expect(Number(/add fleet-v4 192\.0\.2\.9 timeout (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(86400 - 120)
+    expect(Number(/add fleet-v4 10\.0\.0\.0\/24 timeout (\d+)/.exec(r.stdout)?.[1])).toBeLessThanOrEqual(82800)
+    expect(r.stderr).toBe(`f2b-central: export: left out 3 stored values that are not a valid address or bannable network: ${HOSTILE_LEFT_OUT.map((h) => JSON.stringify(h)).sort().join(', ')}\n`)
   })
 
-  it('nft: a table with an ipv4_addr and an ipv6_addr set, and add element statements', async () => {
+  it('nft: the `nft -f` script of the firewall mode: table, interval+timeout sets, the input chain, flushed sets, elements with timeouts', async () => {
     const r = await exportAs('--format', 'nft', '--table', 'fleet', '--set', 'banned')
-    expect(r.stdout).toBe(
+    expect(seconds(r.stdout)).toBe(
       [
-        'table inet fleet {',
-        '\tset banned-v4 {',
-        '\t\ttype ipv4_addr',
-        '\t}',
-        '\tset banned-v6 {',
-        '\t\ttype ipv6_addr',
-        '\t}',
-        '}',
-        `add element inet fleet banned-v4 { ${V4.join(', ')} }`,
-        `add element inet fleet banned-v6 { ${V6.join(', ')} }`,
+        'add table inet fleet',
+        'add set inet fleet banned-v4 { type ipv4_addr; flags interval, timeout; }',
+        'add set inet fleet banned-v4_addr { type ipv4_addr; flags timeout; }',
+        'add set inet fleet banned-v6 { type ipv6_addr; flags interval, timeout; }',
+        'add set inet fleet banned-v6_addr { type ipv6_addr; flags timeout; }',
+        'add chain inet fleet input { type filter hook input priority -10; policy accept; }',
+        'flush chain inet fleet input',
+        'add rule inet fleet input ip saddr @banned-v4 drop',
+        'add rule inet fleet input ip saddr @banned-v4_addr drop',
+        'add rule inet fleet input ip6 saddr @banned-v6 drop',
+        'add rule inet fleet input ip6 saddr @banned-v6_addr drop',
+        'add chain inet fleet forward { type filter hook forward priority -10; policy accept; }',
+        'flush chain inet fleet forward',
+        'flush set inet fleet banned-v4',
+        'flush set inet fleet banned-v4_addr',
+        'flush set inet fleet banned-v6',
+        'flush set inet fleet banned-v6_addr',
+        'add element inet fleet banned-v4 { 10.0.0.0/24 timeout Ns }',
+        `add element inet fleet banned-v4_addr { ${V4.map((ip) => (ip === '203.0.113.7' ? ip : `${ip} timeout Ns`)).join(', ')} }`,
+        `add element inet fleet banned-v6_addr { ${V6.map((ip) => `${ip} timeout Ns`).join(', ')} }`,
         '',
       ].join('\n'),
     )
+    expect((await exportAs('--format', 'nft', '--forward')).stdout).toContain('add rule inet f2b_central forward ip saddr @bans_v4 drop\n')
   })
 
   describe.runIf(AS_ROOT)('loaded by the real ipset and nft in a private network namespace', () => {
@@ -118,28 +142,36 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
       await exec(['ip', 'netns', 'del', ns])
     })
 
-    it('ipset restore takes the script, twice (it is idempotent), and holds exactly the addresses', async () => {
+    it('ipset restore takes the script, twice (it is idempotent), and holds exactly the entries', async () => {
       const file = join(tdb.dir, 'bans.ipset')
       writeFileSync(file, (await exportAs('--format', 'ipset')).stdout)
-      for (let i = 0; i < 2; i++) expect(await inNs('ipset', '-file', file, 'restore')).toMatchObject({ code: 0, stderr: '' })
+      for (let i = 0; i < 2; i++) expect(await inNs('ipset', '-exist', '-file', file, 'restore')).toMatchObject({ code: 0, stderr: '' })
       const saved = (await inNs('ipset', 'save')).stdout
       const members = (set: string) => saved.split('\n').filter((l) => l.startsWith(`add ${set} `)).map((l) => l.split(' ')[2]).sort()
-      expect(members('f2b-central-v4')).toEqual([...V4].sort())
+      expect(members('f2b-central-v4')).toEqual(['10.0.0.0/24', ...V4].sort())
       expect(members('f2b-central-v6')).toEqual([...V6].sort())
-      expect(saved).toMatch(/^create f2b-central-v4 hash:ip family inet /m)
-      expect(saved).toMatch(/^create f2b-central-v6 hash:ip family inet6 /m)
+      expect(saved).toMatch(/^create f2b-central-v4 hash:net family inet .*timeout 0/m)
+      expect(saved).toMatch(/^create f2b-central-v6 hash:net family inet6 .*timeout 0/m)
     })
 
-    it('nft -f takes the script, twice, and the sets hold exactly the addresses', async () => {
+    it('nft -f takes the script, twice, and the sets hold exactly the entries', async () => {
       const file = join(tdb.dir, 'bans.nft')
       writeFileSync(file, (await exportAs('--format', 'nft')).stdout)
       for (let i = 0; i < 2; i++) expect(await inNs('nft', '-f', file)).toMatchObject({ code: 0, stderr: '' })
       const elements = async (set: string) => {
-        const out = JSON.parse((await inNs('nft', '-j', 'list', 'set', 'inet', 'f2b-central', set)).stdout) as { nftables: { set?: { elem?: string[] } }[] }
-        return (out.nftables.find((o) => o.set)?.set?.elem ?? []).sort()
+        const out = JSON.parse((await inNs('nft', '-j', 'list', 'set', 'inet', 'f2b_central', set)).stdout) as { nftables: { set?: { elem?: unknown[] } }[] }
+        const text = (v: unknown): string => {
+          if (typeof v === 'string') return v
+          const e = v as { elem?: { val: unknown }; prefix?: { addr: string; len: number } }
+          if (e.elem) return text(e.elem.val)
+          return e.prefix ? `${e.prefix.addr}/${e.prefix.len}` : JSON.stringify(v)
+        }
+        return (out.nftables.find((o) => o.set)?.set?.elem ?? []).map(text).sort()
       }
-      expect(await elements('f2b-central-v4')).toEqual([...V4].sort())
-      expect(await elements('f2b-central-v6')).toEqual([...V6].sort())
+      expect(await elements('bans_v4')).toEqual(['10.0.0.0/24'])
+      expect(await elements('bans_v4_addr')).toEqual([...V4].sort())
+      expect(await elements('bans_v6')).toEqual([])
+      expect(await elements('bans_v6_addr')).toEqual([...V6].sort())
     })
   })
 })

@@ -118,6 +118,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     ["record another host's statuses", "CALL f2b_record_decisions('web-b', '[[1, 4, null, 0]]', 0)"],
     ["move another host's cursor", "CALL f2b_advance_cursor('web-b', 5)"],
     ["register addresses as another host's", "CALL f2b_register_addresses('web-b', '[\"198.51.100.3\"]')"],
+    ["record another host's firewall resync", "CALL f2b_record_resync('web-b', 'nftables', 0, 0)"],
   ])('the host routines refuse to %s', async (_what, statement) => {
     await expect(stolen.query(statement)).rejects.toThrow(new RegExp(`account ${accounts.a.user} speaks for host web-a, not web-b`))
   })
@@ -125,6 +126,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
   it('the routines keep its own writes sane: no stamp, revocation or network from the caller, no cursor past the sequence', async () => {
     await expect(stolen.query("CALL f2b_report_ban('web-a', NULL, '0.0.0.0/0', 'sshd', 'tcp', '22', 60, NULL, 0)")).rejects.toThrow(/not a valid ban report/)
     await expect(stolen.query("CALL f2b_report_ban('web-a', NULL, '198.51.100.4', 'sshd', 'tcp', '22', 0, NULL, 0)")).rejects.toThrow(/not a valid ban report/)
+    await expect(stolen.query("CALL f2b_record_resync('web-a', 'nftables', 10, -5)")).rejects.toThrow(/counts not negative/)
     // An age far in the past is not believed: the ban starts now, by the server's clock.
     await stolen.query("CALL f2b_report_ban('web-a', NULL, '198.51.100.5', 'sshd', 'tcp', '22', 600, NULL, 999999999999)")
     const planted = await central.db.selectFrom('bans').selectAll().where('ip', '=', '198.51.100.5').executeTakeFirstOrThrow()

@@ -6,6 +6,7 @@ import { hostAddresses } from './0004-host-addresses.js'
 import { localExpirySweep } from './0005-local-expiry-sweep.js'
 import { hostAccounts } from './0006-host-accounts.js'
 import { heldBans } from './0007-held-bans.js'
+import { firewallResync } from './0008-firewall-resync.js'
 import type { SchemaDialect } from './schema-dialect.js'
 
 export type { SchemaDialect } from './schema-dialect.js'
@@ -20,6 +21,7 @@ const migrationFactories: Record<string, (d: SchemaDialect) => Migration> = {
   '0005-local-expiry-sweep': localExpirySweep,
   '0006-host-accounts': hostAccounts,
   '0007-held-bans': heldBans,
+  '0008-firewall-resync': firewallResync,
 }
 
 /** Every migration, by name, built for one database dialect. */

@@ -16,6 +16,13 @@
 //       JSON line, an array of {"target", "result": "connected" | "refused" | "timeout" |
 //       "error", "detail"} in the order given, and exits 0.
 //
+//       echo: ["10.78.1.2:7", ...]: every line received is sent back (a long-lived connection).
+//
+//   hold SRC DST:PORT
+//       One long-lived TCP connection from SRC to an echo listener.  Prints "connected" (or
+//       "failed ..."), then for every line on stdin sends it and prints "reply" when it comes
+//       back within a second, "noreply" when not; "closed" when the connection ends.
+//
 //   relay LISTEN_ADDR:PORT UNIX_PATH
 //       Forwards every TCP connection accepted on LISTEN_ADDR:PORT to the unix socket UNIX_PATH
 //       (a path, so it is reachable from any network namespace).  Prints "ready".
@@ -67,6 +74,14 @@ async function serve(specJson) {
     await listen(server, addr)
     servers.push(server)
   }
+  for (const addr of spec.echo ?? []) {
+    const server = net.createServer((s) => {
+      s.on('error', () => {})
+      s.pipe(s)
+    })
+    await listen(server, addr)
+    servers.push(server)
+  }
   for (const addr of spec.auth ?? []) {
     const server = net.createServer((s) => {
       s.on('error', () => {})
@@ -107,6 +122,34 @@ async function connectAll(src, timeoutMs, targets) {
   process.stdout.write(`${JSON.stringify(results)}\n`)
 }
 
+function hold(src, target) {
+  const { host, port } = hostPort(target)
+  const s = net.connect({ host, port, localAddress: src })
+  let waiting
+  s.on('connect', () => process.stdout.write('connected\n'))
+  s.on('data', () => {
+    if (!waiting) return
+    clearTimeout(waiting)
+    waiting = undefined
+    process.stdout.write('reply\n')
+  })
+  s.on('error', (err) => process.stdout.write(`failed ${err.code}\n`))
+  s.on('close', () => {
+    process.stdout.write('closed\n')
+    process.exit(0)
+  })
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (chunk) => {
+    for (const line of chunk.split('\n').filter(Boolean)) {
+      s.write(`${line}\n`)
+      waiting = setTimeout(() => {
+        waiting = undefined
+        process.stdout.write('noreply\n')
+      }, 1000)
+    }
+  })
+}
+
 async function relay(listenAddr, unixPath) {
   const server = net.createServer((client) => {
     const upstream = net.connect(unixPath)
@@ -124,6 +167,7 @@ try {
   if (command === 'serve') await serve(args[0])
   else if (command === 'connect') await connectAll(args[0], args[1], args.slice(2))
   else if (command === 'relay') await relay(args[0], args[1])
+  else if (command === 'hold') hold(args[0], args[1])
   else throw new Error(`unknown command ${JSON.stringify(command)}`)
 } catch (err) {
   process.stderr.write(`netns-tool: ${err.message}\n`)

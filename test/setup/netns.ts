@@ -180,6 +180,27 @@ export class Lan {
     }
   }
 
+  /**
+   * A network behind `router`: a new namespace `member` joined to the router by a veth pair
+   * (the router's `dev`, the member's eth0), the member's default route through the router,
+   * and forwarding on in the router. Deleted with the LAN.
+   */
+  async addBehind(router: string, member: string, routerAddress: string, memberAddress: string, dev = 'eth1'): Promise<void> {
+    if (!/^[a-z0-9]{1,10}$/.test(member) || member in this.names) throw new Error(`bad member name ${member}`)
+    const ns = `${NETNS_PREFIX}-${process.pid}-${member}`
+    this.names[member] = ns
+    await ip('netns', 'add', ns)
+    await ip('-n', this.ns(router), 'link', 'add', dev, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
+    await ip('-n', this.ns(router), 'addr', 'add', routerAddress, 'dev', dev)
+    await ip('-n', this.ns(router), 'link', 'set', dev, 'up')
+    await ip('-n', ns, 'link', 'set', 'lo', 'up')
+    await ip('-n', ns, 'addr', 'add', memberAddress, 'dev', 'eth0')
+    await ip('-n', ns, 'link', 'set', 'eth0', 'up')
+    await ip('-n', ns, 'route', 'add', 'default', 'via', routerAddress.split('/')[0]!)
+    const r = await this.exec(router, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+    if (r.code !== 0) throw new Error(`ip_forward in ${router}: ${r.stderr.trim()}`)
+  }
+
   /** The namespace name of a member ('sw' for the switch). */
   ns(member: string): string {
     if (member === 'sw') return this.switchNs

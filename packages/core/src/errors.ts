@@ -53,6 +53,9 @@ export class Fail2banError extends F2bError {}
 /** An operation ran past its deadline. */
 export class TimeoutError extends F2bError {}
 
+/** nft, ipset, iptables or conntrack failed or did not answer (a temporary local failure: bans stay pending). */
+export class FirewallError extends F2bError {}
+
 /** Quote a value for an error message so control characters and length cannot forge output. */
 export function quote(value: string, max = 80): string {
   const shown = value.length > max ? `${value.slice(0, max)}…` : value

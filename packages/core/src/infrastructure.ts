@@ -1,11 +1,16 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { parseIp } from './ban/ip-address.js'
+import { contains, type Network } from './ban/network.js'
 import type { Config } from './config/config-schema.js'
 
 /** Addresses the fleet must never ban, and why: a ban of one would cut hosts off what runs the fleet. */
 export interface Infrastructure {
   has(ip: string): boolean
+  /** has() for an address in canonical form, without BlockList's parse (about 10 µs a call: a second per 100,000 firewall entries). */
+  hasCanonical(ip: string): boolean
+  /** Whether a network (a CIDR ban) holds any of these addresses. */
+  overlaps(n: Network): boolean
   /** A name that could not be resolved (its addresses are then unknown and not protected). */
   readonly unresolved: readonly string[]
 }
@@ -36,7 +41,12 @@ export async function resolveInfrastructure(config: Config): Promise<Infrastruct
       }
     }),
   )
-  return { has: (ip) => extra.has(ip) || config.neverBan.has(ip), unresolved }
+  return {
+    has: (ip) => extra.has(ip) || config.neverBan.has(ip),
+    hasCanonical: (ip) => extra.has(ip) || config.neverBan.hasCanonical(ip),
+    overlaps: (n) => config.neverBan.overlaps(n) || [...extra].some((ip) => familyOf(ip) === n.version && contains(n, ip)),
+    unresolved,
+  }
 }
 
 // The form bans are stored in; an address that can never be banned anyway (loopback) is kept as given.
@@ -47,3 +57,5 @@ function canonical(address: string): string {
     return address.toLowerCase()
   }
 }
+
+const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4)

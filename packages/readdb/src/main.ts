@@ -2,7 +2,8 @@ import { isCronExpression } from '@f2b-central/core/config/cron-expression'
 import { configPath, loadConfig, type Config } from '@f2b-central/core/config/load-config'
 import { asDatabaseError } from '@f2b-central/core/db/database-error'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
-import { describeError, F2bError } from '@f2b-central/core/errors'
+import { describeError, F2bError, UsageError } from '@f2b-central/core/errors'
+import { createHostFirewall, type HostResync } from '@f2b-central/core/firewall/host-firewall'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { createHostPoll } from '@f2b-central/core/poll/host-poll'
 import type { PollResult } from '@f2b-central/core/poll/poll'
@@ -27,13 +28,15 @@ async function main(argv: string[]): Promise<ExitCode> {
   const config = loadConfig({ path: args.config, isCronExpression })
   const lock = await acquireLock(config.readdb.lockFile)
   try {
-    return await run(config, identity)
+    if (args.resync && args.daemon) throw new UsageError('readdb: --resync is one run; a running daemon resyncs on SIGHUP', 'run `readdb --help`')
+    if (args.resync && config.firewall === undefined) throw new UsageError('readdb --resync: the config has no firewall section', 'add firewall.backend (nftables or ipset); see README "Firewall mode"')
+    return await run(config, identity, args.resync)
   } finally {
     lock.release()
   }
 }
 
-async function run(config: Config, identity: ConfigIdentity | undefined): Promise<ExitCode> {
+async function run(config: Config, identity: ConfigIdentity | undefined, resyncNow: boolean): Promise<ExitCode> {
   const log = createLogger()
   // No statement of a poll outlives the poll's own deadline, on the server either.
   const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
@@ -42,10 +45,24 @@ async function run(config: Config, identity: ConfigIdentity | undefined): Promis
   // notify.mqtt: woken by the fleet's wake-ups (daemon), publishing the vallumd topics.
   const push = await openPush(config, log, identity !== undefined)
   try {
-    const hostPoll = createHostPoll(config, central, { announce: push?.announce })
+    const firewall = config.firewall === undefined ? undefined : createHostFirewall({ ...config, firewall: config.firewall }, central)
+    const hostPoll = createHostPoll(config, central, { announce: push?.announce, ...(firewall ? { firewall: firewall.applier } : {}) })
     const spoolWarning = repeatedWarning(log, 'spool not shipped')
     const handOverWarning = repeatedWarning(log, 'bans not handed to the shared jail')
+    if (resyncNow && firewall) {
+      // `readdb --resync`: the sets made equal to the fleet's bans, and nothing else.
+      const resync = await firewall.resyncIfDue({ force: true })
+      if (resync) logResync(log, resync)
+      return ExitCode.Ok
+    }
+    let forceResync = false
     const poll = async (): Promise<void> => {
+      if (firewall) {
+        // In the same tick as the poll, before it: the two never run at once.
+        const resync = await firewall.resyncIfDue({ force: forceResync, start: identity !== undefined })
+        forceResync = false
+        if (resync) logResync(log, resync)
+      }
       const started = performance.now()
       const { shipped, spoolProblem, result } = await hostPoll()
       if (shipped > 0) log.info({ shipped, spool: config.spool.dir }, 'shipped spooled bans')
@@ -54,6 +71,8 @@ async function run(config: Config, identity: ConfigIdentity | undefined): Promis
       logPoll(log, result, performance.now() - started)
     }
     if (identity !== undefined) {
+      // `systemctl reload` (SIGHUP): resync the sets at the next tick, as `readdb --resync` does for a one-shot run.
+      if (firewall) process.on('SIGHUP', () => (forceResync = true))
       // A ban the daemon stored for add2db (the hand-over) wakes the fleet on the daemon's own
       // kept-open broker connection, as add2db's own store would on a connection of its own.
       const onStored = (banId: number): void => void push?.notifier.bansChanged(banId)
@@ -93,10 +112,20 @@ function repeatedWarning(log: Logger, msg: string): (problem: string | undefined
   }
 }
 
+// Every resync says what it changed: its drift is how far the kernel sets had moved from the fleet's bans.
+function logResync(log: Logger, r: HostResync): void {
+  const { rejectedSamples, ...counts } = r
+  const line = { ...counts, ...(r.rejected > 0 ? { rejectedSamples: rejectedSamples.slice(0, 5) } : {}) }
+  // One message for every resync (a monitor greps for it); a warning when stored values were left out.
+  if (r.rejected > 0) log.warn({ ...line, problem: `left out ${r.rejected} stored value(s) that are no address or bannable network` }, 'firewall resync')
+  else log.info(line, 'firewall resync')
+}
+
 // One line per poll that did something; an idle poll stays silent so cron mails nothing.
 // A poll that kept bans back for a local problem says so at warn level, with the problem.
 function logPoll(log: Logger, result: PollResult, ms: number): void {
   if (result.examined === 0 && result.endedLocally === 0) return
+  if (result.firewallWarning !== undefined) log.warn({ problem: result.firewallWarning }, 'firewall: established connections not cut')
   if (result.localProblem !== undefined) log.warn({ ...result, ms: Math.round(ms) }, `poll: bans kept pending: ${result.localProblem}`)
   else log.info({ ...result, ms: Math.round(ms) }, 'poll')
 }

@@ -1,22 +1,33 @@
 import { quote } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { ExportTally, jsonAddressFormat, readListClock, streamActiveAddresses } from '@f2b-central/core/fleet/export-addresses'
-import { ipsetFormat, nftFormat, parseTableName, plainFormat, renderList, setNames } from '@f2b-central/core/fleet/firewall-script'
+import { parseTableName, plainFormat, renderList, setNames } from '@f2b-central/core/fleet/firewall-script'
+import { defaultFirewallNames } from '@f2b-central/core/firewall/firewall-config'
+import { readDesiredEntries } from '@f2b-central/core/firewall/firewall-sync'
+import { ipsetBackend } from '@f2b-central/core/firewall/ipset-backend'
+import { nftBackend } from '@f2b-central/core/firewall/nft-backend'
+import { resolveInfrastructure } from '@f2b-central/core/infrastructure'
 import { argValue, usage } from '../arg-value.js'
 import { plural, print, warn } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
 
-const USAGE = `usage: f2b-central export [--format plain|ipset|nft|json] [--set NAME] [--table NAME] [--config FILE]
+const USAGE = `usage: f2b-central export [--format plain|ipset|nft|json] [--set NAME] [--table NAME] [--forward] [--config FILE]
 Prints the fleet's active ban list, every address validated again first:
   plain  one address a line (what Maltrail's /fail2ban endpoint serves)
-  ipset  an \`ipset restore\` script: sets NAME-v4 (inet) and NAME-v6 (inet6), created with -exist
-  nft    an \`nft -f\` script: table inet TABLE with sets NAME-v4 (ipv4_addr) and NAME-v6 (ipv6_addr)
+  ipset  exactly what readdb's firewall mode loads with \`ipset restore -exist\`: hash:net sets with
+         timeout (default f2b-central-v4, f2b-central-v6), flushed, then every entry with the fleet
+         ban's remaining time (0: permanent)
+  nft    exactly what readdb's firewall mode loads with \`nft -f\`: table inet TABLE (default
+         f2b_central) with sets bans_v4/bans_v6 (flags interval, timeout), the input chain that drops
+         them (and forward with --forward), the sets flushed, then every entry with its timeout
   json   every address with its version and when its last ban expires, then the counts
-IPv4 first, then IPv6, each in the order of the stored text.
-  --set NAME    set base name (default f2b-central)
-  --table NAME  nftables table (default f2b-central)
+plain and json: IPv4 first, then IPv6, each in the order of the stored text. Set and table names
+(and forward) come from the config's firewall section when it names the same backend.
+  --set NAME    set base name: NAME-v4 and NAME-v6
+  --table NAME  nftables table
+  --forward     nft: drop in the forward hook too (firewall.forward)
   --json        the same as --format json
-e.g. f2b-central export --format ipset | ipset restore`
+e.g. f2b-central export --format ipset | ipset restore -exist`
 
 const FORMATS = ['plain', 'ipset', 'nft', 'json'] as const
 type Format = (typeof FORMATS)[number]
@@ -24,8 +35,9 @@ type Format = (typeof FORMATS)[number]
 export async function run(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('export', argv, {
     format: { type: 'string', default: 'plain' },
-    set: { type: 'string', default: 'f2b-central' },
-    table: { type: 'string', default: 'f2b-central' },
+    set: { type: 'string' },
+    table: { type: 'string' },
+    forward: { type: 'boolean', default: false },
     ...COMMON_OPTIONS,
   })
   if (values.help) {
@@ -34,10 +46,12 @@ export async function run(argv: string[]): Promise<ExitCode> {
   }
   const format = (values.json ? 'json' : values.format) as Format
   if (!FORMATS.includes(format)) throw usage('export', `invalid --format ${JSON.stringify(values.format.slice(0, 40))}: expected ${FORMATS.join(', ')}`)
-  const sets = argValue('export', () => setNames(values.set, '--set'))
-  const table = argValue('export', () => parseTableName(values.table, '--table'))
+  // Checked whatever the format: a bad name is a usage error, not something ignored.
+  if (values.set !== undefined) argValue('export', () => setNames(values.set ?? '', '--set'))
+  if (values.table !== undefined) argValue('export', () => parseTableName(values.table ?? '', '--table'))
+  if (format === 'nft' || format === 'ipset') return exportFirewall(format, values)
   const tally = new ExportTally()
-  const listFormat = format === 'json' ? jsonAddressFormat(tally) : format === 'plain' ? plainFormat() : format === 'ipset' ? ipsetFormat(sets) : nftFormat(table, sets)
+  const listFormat = format === 'json' ? jsonAddressFormat(tally) : plainFormat()
   // Written as it is read (the same code as `serve`'s lists), so a long list never sits in memory.
   await withDatabase(values.config, async (central) => {
     const asOf = await readListClock(central)
@@ -46,6 +60,37 @@ export async function run(argv: string[]): Promise<ExitCode> {
   if (tally.rejected > 0) {
     const samples = [...tally.rejectedSamples].sort().slice(0, 5)
     warn(`export: left out ${plural(tally.rejected, 'stored value')} that ${tally.rejected === 1 ? 'is' : 'are'} not a valid address: ${samples.map((r) => quote(r, 60)).join(', ')}`)
+  }
+  return ExitCode.Ok
+}
+
+/**
+ * The firewall formats: the fleet's desired entries and the load script of readdb's firewall
+ * mode, from the same code (readDesiredEntries, FirewallBackend.loadScript). The config's own
+ * allowlist and infrastructure are left out as readdb leaves them out.
+ */
+async function exportFirewall(format: 'nft' | 'ipset', values: { set?: string | undefined; table?: string | undefined; forward?: boolean | undefined; config?: string | undefined }): Promise<ExitCode> {
+  const backendName = format === 'nft' ? 'nftables' : 'ipset'
+  const base = values.set === undefined ? undefined : argValue('export', () => setNames(values.set ?? '', '--set'))
+  const table = values.table === undefined ? undefined : argValue('export', () => parseTableName(values.table ?? '', '--table'))
+  let rejected: { n: number; samples: readonly string[] } = { n: 0, samples: [] }
+  const script = await withDatabase(values.config, async (central, config) => {
+    const configured = config.firewall?.backend === backendName ? config.firewall : undefined
+    const names = { ...(configured ?? defaultFirewallNames(backendName)), ...(table ? { table } : {}), ...(base ? { setV4: base.v4, setV6: base.v6 } : {}) }
+    const settings = { ...names, forward: values.forward === true || (configured?.forward ?? false), timeoutMs: 30_000 }
+    const backend = backendName === 'nftables' ? nftBackend(settings) : ipsetBackend(settings)
+    const infra = await resolveInfrastructure(config)
+    const desired = await readDesiredEntries(central, {
+      has: (ip) => config.allowlist.hasCanonical(ip) || infra.hasCanonical(ip),
+      overlaps: (n) => config.allowlist.overlaps(n) || infra.overlaps(n),
+    })
+    rejected = { n: desired.rejected, samples: desired.rejectedSamples }
+    return backend.loadScript(desired.entries)
+  })
+  await write(script)
+  if (rejected.n > 0) {
+    const samples = [...rejected.samples].sort().slice(0, 5)
+    warn(`export: left out ${plural(rejected.n, 'stored value')} that ${rejected.n === 1 ? 'is' : 'are'} not a valid address or bannable network: ${samples.map((r) => quote(r, 60)).join(', ')}`)
   }
   return ExitCode.Ok
 }

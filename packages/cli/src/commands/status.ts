@@ -10,7 +10,8 @@ const USAGE = `usage: f2b-central status [--stale-after DURATION] [--json] [--co
 The fleet at a glance: every host with when it was last seen, how many bans it has not
 decided yet (and the oldest), how many of those a local failure keeps pending (a full
 disk, fail2ban not answering: retried each poll) with the latest such error, and its
-errors (status 3) in the last day. A host is STUCK when its cursor is past the last stamp
+errors (status 3) in the last day; for a host in firewall mode, its kernel sets' entries
+and the drift its last resync found (entries it had to add, remove or refresh) and in total. A host is STUCK when its cursor is past the last stamp
 (it would skip bans) or when it is seen but a ban has waited for it longer than
 --stale-after. Bans held past a reporter's flood limit are listed, and the database server
 answering when database.url lists several (or it is a Galera node).
@@ -34,6 +35,10 @@ export async function run(argv: string[]): Promise<ExitCode> {
     for (const h of status.hosts) {
       const e = h.latestPendingError
       if (e) print(`${shown(h.name)}: ${h.pendingWithErrors} pending after a local failure; latest ${formatDuration(e.seconds)} ago: ${shownText(e.error)}`)
+    }
+    for (const h of status.hosts) {
+      const f = h.firewall
+      if (f) print(`${shown(h.name)}: ${shown(f.backend)} sets, ${plural(f.entries, 'entry', 'entries')}; last resync ${formatDuration(f.secondsSinceResync)} ago found drift ${f.drift} (${f.driftTotal} since the first)`)
     }
     print(
       `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +

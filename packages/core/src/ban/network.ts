@@ -67,6 +67,8 @@ export class NetworkSet {
   readonly #singles = new Set<string>()
   readonly #wide = new BlockList()
   #wideSize = 0
+  // Every network as added, for overlaps().
+  readonly #networks: Network[] = []
 
   constructor(networks: Iterable<Network> = []) {
     for (const n of networks) this.add(n)
@@ -76,6 +78,7 @@ export class NetworkSet {
     const family = n.version === 4 ? 'ipv4' : 'ipv6'
     this.#list.addSubnet(n.address, n.prefix, family)
     this.#size++
+    this.#networks.push(n)
     if (n.prefix === (n.version === 4 ? 32 : 128)) this.#singles.add(n.address)
     else {
       this.#wide.addSubnet(n.address, n.prefix, family)
@@ -94,6 +97,14 @@ export class NetworkSet {
   }
 
   /**
+   * Whether any network here shares an address with `n` (one holds the other): a CIDR ban
+   * that would cover an allowlisted address must not be applied at all.
+   */
+  overlaps(n: Network): boolean {
+    return this.#networks.some((m) => m.version === n.version && (contains(m, n.address) || contains(n, m.address)))
+  }
+
+  /**
    * has() for an address already in canonical form (isCanonicalIp), as every stored ban is
    * once checked: single addresses by a set lookup, BlockList only for wider networks. A
    * list of 100,000 addresses checked against a fleet's addresses costs milliseconds
@@ -103,4 +114,11 @@ export class NetworkSet {
     if (this.#singles.has(ip)) return true
     return this.#wideSize > 0 && this.#wide.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')
   }
+}
+
+/** Whether network `n` holds `address` (canonical, the same family). */
+export function contains(n: Network, address: string): boolean {
+  const max = n.version === 4 ? 32 : 128
+  const shift = BigInt(max - n.prefix)
+  return addressBits(address, n.version) >> shift === addressBits(n.address, n.version) >> shift
 }

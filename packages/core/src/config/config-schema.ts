@@ -10,6 +10,7 @@ import { SERVE_ENDPOINTS } from '../serve/endpoints.js'
 import { parseDatabaseUrls, type DatabaseTarget } from './database-url.js'
 import { parseListenAddress, type ListenAddress } from './listen-address.js'
 import { parseMqttUrl, validTopic, type MqttTarget } from './mqtt-url.js'
+import { parseFirewallNames, type FirewallConfig } from '../firewall/firewall-config.js'
 
 // Only the English messages: `z.locales` would pull in every language.
 z.config(en())
@@ -97,6 +98,31 @@ export const configFileSchema = z.strictObject({
       endWithFleetBan: z._default(z.boolean(), true),
     }),
     {},
+  ),
+  /**
+   * Fleet bans straight into kernel sets (routers, load balancers, hosts without fail2ban).
+   * With it, the fail2ban section is optional: left out, readdb feeds only the sets; given,
+   * both the shared jail and the sets.
+   */
+  firewall: z.optional(
+    z.strictObject({
+      /** nftables: table `inet <table>` with interval+timeout sets; ipset: hash:net sets with timeout and iptables rules. */
+      backend: z.enum(['nftables', 'ipset']),
+      /** Drop the banned sources in FORWARD too (a router or NAT gateway), not only in INPUT. */
+      forward: z._default(z.boolean(), false),
+      /** Make the sets equal to the fleet's active bans this often (also at start and on `readdb --resync`), minutes. */
+      resyncMinutes: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(1440)), 10),
+      /** Also delete the established connections (conntrack) of newly banned addresses: a set only stops new packets. */
+      killConnections: z._default(z.boolean(), false),
+      /** nftables table name (family inet). Ignored by ipset. */
+      table: z._default(z.string(), 'f2b_central'),
+      /** The IPv4 set's name. Default: bans_v4 (nftables), f2b-central-v4 (ipset). */
+      setV4: z.optional(z.string()),
+      /** The IPv6 set's name. Default: bans_v6 (nftables), f2b-central-v6 (ipset). */
+      setV6: z.optional(z.string()),
+      /** Deadline of one nft, ipset, iptables or conntrack call, seconds. */
+      timeoutSeconds: z._default(seconds, 30),
+    }),
   ),
   bans: z.prefault(
     z.strictObject({
@@ -210,6 +236,10 @@ export interface Config {
   readonly host: Readonly<ConfigFile['host']>
   /** fail2ban.timeoutSeconds in milliseconds; database always present, undefined when not set. */
   readonly fail2ban: Readonly<Omit<ConfigFile['fail2ban'], 'timeoutSeconds' | 'database'>> & { readonly database: string | undefined; readonly timeoutMs: number }
+  /** false when the file has a firewall section and no fail2ban section: readdb then feeds only the sets. */
+  readonly fail2banEnabled: boolean
+  /** The firewall section with its set names resolved; undefined without one. */
+  readonly firewall: FirewallConfig | undefined
   /** Any negative bans.defaultBantime is -1 (permanent). */
   readonly bans: Readonly<ConfigFile['bans']>
   /** The config's local allowlist, plus this machine's own addresses unless host.allowOwnAddresses is false. */
@@ -344,6 +374,10 @@ export const configRules: readonly ConfigRule[] = [
   function vallumdNeedsMqtt({ notify }, ctx) {
     if (notify.vallumd === undefined || notify.mqtt !== undefined) return
     ctx.error({ path: 'notify.vallumd', message: 'notify.vallumd: needs notify.mqtt (the broker vallumd listens to)' })
+  },
+  function firewallNames({ firewall }, ctx) {
+    if (firewall === undefined) return
+    ctx.attempt('firewall', () => parseFirewallNames(firewall))
   },
   function readdbSchedule({ readdb }, ctx) {
     if (ctx.isCronExpression === undefined || ctx.isCronExpression(readdb.schedule)) return

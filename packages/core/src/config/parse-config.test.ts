@@ -21,6 +21,29 @@ const parse = (text: string, env: NodeJS.ProcessEnv = {}) => parseConfig(text, {
 const sqlite = 'database:\n  url: sqlite:/x.sqlite\n'
 const errorsOf = (r: ConfigResult) => r.errors.map((e) => ({ path: e.path, message: e.message }))
 
+describe('parseConfig: the firewall section (issue 13)', () => {
+  it('without it, fail2ban is on (its defaults); with it and no fail2ban section, only the sets are fed; with both, both', () => {
+    expect(parse(sqlite).config).toMatchObject({ fail2banEnabled: true, firewall: undefined })
+    const alone = parse(`${sqlite}firewall:\n  backend: nftables\n`).config
+    expect(alone).toMatchObject({
+      fail2banEnabled: false,
+      firewall: { backend: 'nftables', table: 'f2b_central', setV4: 'bans_v4', setV6: 'bans_v6', forward: false, resyncMinutes: 10, killConnections: false, timeoutMs: 30_000 },
+    })
+    expect(parse(`${sqlite}firewall:\n  backend: ipset\n  forward: true\nfail2ban:\n  sharedJail: shared\n`).config).toMatchObject({
+      fail2banEnabled: true,
+      firewall: { backend: 'ipset', setV4: 'f2b-central-v4', setV6: 'f2b-central-v6', forward: true },
+    })
+  })
+
+  it('a bad backend or name is an error naming the key', () => {
+    expect(errorsOf(parse(`${sqlite}firewall:\n  backend: pf\n`))[0]?.path).toBe('firewall.backend')
+    expect(errorsOf(parse(`${sqlite}firewall:\n  backend: nftables\n  setV4: "x }; flush ruleset"\n`))).toEqual([
+      { path: 'firewall', message: 'invalid firewall.setV4 "x }; flush ruleset": expected 1-31 characters of A-Z a-z 0-9 _ - starting with a letter' },
+    ])
+    expect(errorsOf(parse(`${sqlite}firewall:\n  backend: nftables\n  resyncMinutes: 0\n`))[0]?.path).toBe('firewall.resyncMinutes')
+  })
+})
+
 describe('parseConfig', () => {
   it('a valid file gives a config with its defaults, no errors and no warnings', () => {
     const r = parse(`${sqlite}host:\n  allowOwnAddresses: false\n`)

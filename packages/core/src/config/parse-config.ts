@@ -8,6 +8,7 @@ import { configFileSchema, configRules, type Config, type ConfigFile, type Confi
 import { parseDatabaseUrls, type DatabaseTarget, type MysqlTls } from './database-url.js'
 import { parseListenAddress } from './listen-address.js'
 import { parseMqttUrl, type MqttTarget } from './mqtt-url.js'
+import { resolveFirewall } from '../firewall/firewall-config.js'
 import { readPasswordFile, readRuledFile, readSecretFile, TRUSTED_FILE_RULE } from './secret-file.js'
 
 export interface ParseConfigOptions {
@@ -69,7 +70,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): ConfigRe
   }
   for (const rule of configRules) rule(parsed.data, ctx)
   if (errors.length > 0) return done(undefined)
-  return done(resolve(options.path, parsed.data, ctx))
+  // A firewall-only host leaves the fail2ban section out (the schema fills it with defaults either way).
+  const fail2banEnabled = parsed.data.firewall === undefined || (typeof raw === 'object' && raw !== null && 'fail2ban' in raw)
+  return done(resolve(options.path, parsed.data, ctx, fail2banEnabled))
 }
 
 /** One ConfigError for all of a result's errors, as loadConfig throws it: `PATH: problem; problem`. */
@@ -107,7 +110,7 @@ function schemaIssue(i: $ZodIssue): ConfigIssue {
  * Resolve a file every rule accepted. Problems with the files it names go to `ctx`; what is
  * returned then is incomplete, and parseConfig drops it.
  */
-function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
+function resolve(path: string, file: ConfigFile, ctx: RuleContext, fail2banEnabled: boolean): Config {
   const { passwordFile, tls } = file.database
   const password = passwordFile === undefined ? undefined : ctx.attempt('database.passwordFile', () => readPasswordFile(passwordFile, 'database.passwordFile'))
   // The rules accepted the URL, and tls only with a mysql one.
@@ -126,6 +129,9 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext): Config {
     neverBan: new NetworkSet(file.host.neverBan.map((n) => parseNetwork(n))),
     spool: file.spool,
     readdb: file.readdb,
+    fail2banEnabled,
+    // The rules accepted the names.
+    firewall: file.firewall === undefined ? undefined : resolveFirewall(file.firewall),
     // The rules accepted it.
     serve: { ...file.serve, listen: parseListenAddress(file.serve.listen) },
     notify: { mqtt: file.notify.mqtt === undefined ? undefined : resolveMqtt(file.notify.mqtt, ctx), vallumdTopics: file.notify.vallumd?.topics ?? [] },

@@ -61,8 +61,17 @@ export interface HostWrites {
   advanceCursor(db: Kysely<Database>, host: HostRow, seq: number): Promise<void>
   /** Record that the fleet bans that ran out up to `until` have been taken out locally. */
   markSwept(db: Kysely<Database>, host: HostRow, until: string): Promise<void>
+  /** Record a firewall resync: the backend, the entries the sets hold, and the drift it found (added to the host's total). */
+  recordResync(db: Kysely<Database>, host: HostRow, resync: ResyncRecord): Promise<void>
   /** Register single addresses as this host's own; returns how many were new. */
   registerAddresses(db: Kysely<Database>, host: HostRow, addresses: readonly string[]): Promise<number>
+}
+
+/** A firewall resync as stored with its host. */
+export interface ResyncRecord {
+  readonly backend: 'nftables' | 'ipset'
+  readonly entries: number
+  readonly drift: number
 }
 
 /** Most addresses one host may register as its own (a stolen account must not allowlist much). */

@@ -30,6 +30,12 @@ export interface HostHealth {
   readonly cursorAhead: boolean
   /** Seen recently, yet a ban has waited for it longer than the stale threshold: alive, but not applying. */
   readonly stalled: boolean
+  /**
+   * Its kernel sets (readdb's firewall mode): the last resync, the entries the sets held, the
+   * entries it had to change (drift) and the drift of every resync so far. Absent on hosts
+   * that feed no set.
+   */
+  readonly firewall?: { readonly backend: string; readonly resyncedAt: string; readonly secondsSinceResync: number; readonly entries: number; readonly drift: number; readonly driftTotal: number }
 }
 
 export interface FleetStatus {
@@ -102,6 +108,7 @@ export async function readFleetStatus(central: CentralDb, options: ReadFleetStat
       stale: secondsSinceSeen > options.staleAfterSeconds,
       cursorAhead: h.cursorSeq > sequence,
       stalled: secondsSinceSeen <= options.staleAfterSeconds && p.oldest !== null && ageOf(p.oldest) > options.staleAfterSeconds,
+      ...(h.firewall ? { firewall: { ...h.firewall, resyncedAt: fromDbTime(h.firewall.resyncedAt).toISOString(), secondsSinceResync: ageOf(h.firewall.resyncedAt) } } : {}),
     }
   })
   const staleHosts = health.filter((h) => h.stale).length

@@ -14,6 +14,7 @@ import { readMachineId } from '../machine-id.js'
 import { ownAddresses } from '../own-addresses.js'
 import { shipSpool } from '../report/ship-spool.js'
 import { pollOnce, type PollOptions, type PollResult, type PollState } from './poll.js'
+import type { FirewallApplier } from '../firewall/firewall-applier.js'
 
 /** What one of this host's polls did: the bans it shipped from the spool, then the poll. */
 export interface HostPollRun {
@@ -28,7 +29,12 @@ export interface HostPollOptions {
   readonly banState?: BanStateReader
   /** PollOptions.announce: the vallumd topics, when this host publishes them. */
   readonly announce?: PollOptions['announce']
+  /** The kernel sets this host feeds (config.firewall): beside the shared jail, or alone when the config has no fail2ban section. */
+  readonly firewall?: FirewallApplier
 }
+
+// A host without fail2ban holds no local ban: nothing to ask.
+const NO_BAN_STATE: BanStateReader = { read: async () => new Map() }
 
 /**
  * This host's poll as readdb runs it, built from its config: on the first run that reaches
@@ -46,7 +52,8 @@ export interface HostPollOptions {
 export function createHostPoll(config: Config, central: CentralDb, options: HostPollOptions = {}): () => Promise<HostPollRun> {
   const where = `database ${describeTarget(config.database.target)}`
   const machineId = readMachineId()
-  const banState = options.banState ?? openBanState(config.fail2ban)
+  const fail2ban = config.fail2banEnabled
+  const banState = options.banState ?? (fail2ban ? openBanState(config.fail2ban) : NO_BAN_STATE)
   const client = new Fail2banClient(config.fail2ban.client, config.fail2ban.timeoutMs)
   const unban = operatorUnban(client, config)
   const unbanExpired = sharedJailUnban(client, config)
@@ -83,11 +90,9 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
         batchSize: config.readdb.batchSize,
         localAllowlist: { has: (ip) => config.allowlist.has(ip) || infra.has(ip) },
         fleetAddresses: config.host.allowFleetAddresses ? ownAddresses() : undefined,
-        checkSharedJail,
-        unban,
-        unbanExpired,
-        endWithFleetBan: config.fail2ban.endWithFleetBan,
-        handOver,
+        ...(fail2ban ? { checkSharedJail, unban, unbanExpired, endWithFleetBan: config.fail2ban.endWithFleetBan, handOver } : {}),
+        ...(options.firewall ? { firewall: options.firewall } : {}),
+        fail2ban,
         announce: options.announce,
         state,
       })

@@ -15,7 +15,8 @@ import { BanStatus } from '../schema/ban-status.js'
 import { appendLines } from '../fail2ban/shared-log.js'
 import type { SharedJailCheck } from '../fail2ban/shared-jail-check.js'
 import { decide, owesLocalUnban, type DecideInput, type Decision } from './decide.js'
-import type { Network } from '../ban/network.js'
+import type { Network, NetworkSet } from '../ban/network.js'
+import type { FirewallApplier } from '../firewall/firewall-applier.js'
 import { loadAllowlist, registerHostAddresses, type LoadedAllowlist } from '../db/queries/allowlist.js'
 
 export interface PollOptions {
@@ -72,6 +73,10 @@ export interface PollOptions {
    * topics (notify.vallumd). Never throws.
    */
   readonly announce?: (change: { readonly banned: readonly string[]; readonly ended: readonly string[] }) => Promise<void>
+  /** Kernel sets this host feeds (`firewall` in the config): beside the shared jail, or alone with `fail2ban: false`. */
+  readonly firewall?: FirewallApplier
+  /** false: this host has no fail2ban (firewall mode alone): no local ban state read, no line written. Default true. */
+  readonly fail2ban?: boolean
 }
 
 export interface PollState {
@@ -104,6 +109,10 @@ export interface PollResult {
    * and the error is stored with each.
    */
   localProblem?: string
+  /** A batch the firewall refused as a change made a whole resync instead: the drift it found. */
+  resynced?: number
+  /** Something the firewall mode could not do that keeps no ban pending (killConnections failed). */
+  firewallWarning?: string
 }
 
 /**
@@ -134,7 +143,7 @@ export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const allowlist = { has: (ip: string) => fleetList.has(ip) || (localList?.has(ip) ?? false) }
 
   // One line per address per poll, even when its bans fall in different batches.
-  const context: BatchContext = { at: now(), allowlist, written: new Set<string>() }
+  const context: BatchContext = { at: now(), allowlist, fleet: fleetList, written: new Set<string>() }
   // This host's retries (status 0) first, in pages by ban id. They are at or below the
   // cursor (or revoked and stamped again, which the fetch below meets), so they never move it.
   for (let afterId = 0; ; ) {
@@ -238,6 +247,8 @@ function needsDecision(ban: PendingBan): boolean {
 interface BatchContext {
   readonly at: Date
   readonly allowlist: DecideInput['allowlist']
+  /** The central allowlist with the fleet's own addresses (the firewall mode checks networks against it). */
+  readonly fleet: NetworkSet
   /** Addresses this poll wrote a line for. */
   readonly written: Set<string>
   /** The shared jail check's answer, once asked this poll. */
@@ -254,6 +265,18 @@ interface BatchContext {
 async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan[], context: BatchContext, cursorSeq: number, result: PollResult): Promise<void> {
   const { at, allowlist, written } = context
   const { central } = options
+  if (options.firewall && options.fail2ban === false) {
+    const applied = await options.firewall.decideAndApply(batch, context.fleet, at)
+    if (applied.problem !== undefined) result.localProblem = applied.problem
+    if (applied.resync) result.resynced = applied.resync.drift
+    if (applied.connectionsProblem !== undefined) result.firewallWarning = applied.connectionsProblem
+    const writes = applied.decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
+    await recordDecisions(central, host, writes, cursorSeq)
+    tally(result, applied.decisions)
+    // No local unban here: an operator's unban ends the ban on this host as the set loses it.
+    await announce(options, applied.decisions, applied.decisions.filter((d) => d.status === BanStatus.Removed).map((d) => d.ban.ip))
+    return
+  }
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
   const local = await options.banState.read(ips, Math.floor(at.getTime() / 1000))
   // decide only adds to `written`, and a Set keeps insertion order: this batch's addresses are
@@ -283,13 +306,24 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
       notAppended(err instanceof UnsafeFileError ? describeError(err) : `cannot append to shared log ${options.sharedLog}: ${(err as Error).message}`)
     }
   }
+  if (options.firewall) {
+    const applied = await options.firewall.applyAlongside(decisions, context.fleet, at)
+    decisions = applied.decisions
+    if (applied.problem !== undefined) result.localProblem = applied.problem
+    if (applied.resync) result.resynced = applied.resync.drift
+    if (applied.connectionsProblem !== undefined) result.firewallWarning = applied.connectionsProblem
+  }
   const writes = decisions.filter(changesRow).map((d): StatusWrite => ({ banId: d.ban.id, status: d.status, error: d.error, previous: d.ban.status }))
   await recordDecisions(central, host, writes, cursorSeq)
   tally(result, decisions)
-  if (options.announce) {
-    const banned = decisions.filter((d) => d.status === BanStatus.Added || d.status === BanStatus.AlreadyBanned).map((d) => d.ban.ip)
-    if (banned.length > 0 || unbanned.length > 0) await options.announce({ banned: [...new Set(banned)], ended: unbanned })
-  }
+  await announce(options, decisions, unbanned)
+}
+
+// The vallumd topics, once the batch is committed.
+async function announce(options: PollOptions, decisions: readonly Decision[], ended: readonly string[]): Promise<void> {
+  if (!options.announce) return
+  const banned = decisions.filter((d) => d.status === BanStatus.Added || d.status === BanStatus.AlreadyBanned).map((d) => d.ban.ip)
+  if (banned.length > 0 || ended.length > 0) await options.announce({ banned: [...new Set(banned)], ended: [...new Set(ended)] })
 }
 
 // After the lines are on disk: a failure costs the speed-up, not the ban.

@@ -20,6 +20,16 @@ export interface HostsTable {
   refused_bans: ColumnType<number, number | undefined, unknown>
   /** Fleet bans that ran out before this time have been taken out of the host's shared jail. */
   swept_until: ColumnType<string | null, unknown, unknown>
+  /** The kernel firewall readdb feeds (`nftables`, `ipset`), NULL for none (migration 0008). */
+  firewall_backend: ColumnType<string | null, unknown, unknown>
+  /** The last firewall resync. */
+  resynced_at: ColumnType<string | null, unknown, unknown>
+  /** Entries the sets held after it. */
+  firewall_entries: ColumnType<number | null, unknown, unknown>
+  /** Entries it had to change: the drift it found. */
+  resync_drift: ColumnType<number | null, unknown, unknown>
+  /** Drift summed over every resync. */
+  drift_total: ColumnType<number, unknown, unknown>
 }
 
 export interface BansTable {

@@ -25,7 +25,7 @@ import { sql, type Kysely } from 'kysely'
  */
 
 /** What `hosts add` grants EXECUTE on. */
-export const HOST_PROCEDURES = ['f2b_heartbeat', 'f2b_report_ban', 'f2b_stamp', 'f2b_record_decisions', 'f2b_advance_cursor', 'f2b_mark_swept', 'f2b_register_addresses'] as const
+export const HOST_PROCEDURES = ['f2b_heartbeat', 'f2b_report_ban', 'f2b_stamp', 'f2b_record_decisions', 'f2b_advance_cursor', 'f2b_mark_swept', 'f2b_register_addresses', 'f2b_record_resync'] as const
 
 /** What `hosts add` grants SELECT on: the reads of add2db, readdb and `check`. */
 export const HOST_READABLE_TABLES = ['hosts', 'bans', 'ban_status', 'ban_sequence', 'allowlist', 'allowlist_version', 'host_addresses', 'host_accounts', 'fleet_settings', 'kysely_migration', 'ban_host_status'] as const
@@ -201,6 +201,20 @@ BEGIN
   DECLARE v_host BIGINT;
   CALL f2b_session_host(p_name, NULL, v_host);
   UPDATE hosts SET swept_until = LEAST(p_until, CURRENT_TIMESTAMP(3)) WHERE id = v_host;
+END`,
+
+  // A host's own firewall resync: only its own row, only counts, the time from the server.
+  f2b_record_resync: `
+CREATE PROCEDURE f2b_record_resync(IN p_name ${NAME}, IN p_backend VARCHAR(16), IN p_entries INT, IN p_drift INT)
+  SQL SECURITY DEFINER
+BEGIN
+  DECLARE v_host BIGINT;
+  CALL f2b_session_host(p_name, NULL, v_host);
+  IF p_backend NOT IN ('nftables', 'ipset') OR p_entries < 0 OR p_drift < 0 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'f2b_record_resync: backend nftables or ipset, counts not negative';
+  END IF;
+  UPDATE hosts SET firewall_backend = p_backend, resynced_at = CURRENT_TIMESTAMP(3), firewall_entries = p_entries,
+    resync_drift = p_drift, drift_total = drift_total + p_drift WHERE id = v_host;
 END`,
 
   // p_addresses: a JSON array of single addresses. Anything that is not one is left out.

@@ -65,6 +65,10 @@ export const routineHostWrites: HostWrites = {
     await sql`CALL f2b_mark_swept(${host.name}, ${until})`.execute(db)
   },
 
+  async recordResync(db, host, r) {
+    await retried(() => sql`CALL f2b_record_resync(${host.name}, ${r.backend}, ${r.entries}, ${r.drift})`.execute(db))
+  },
+
   async registerAddresses(db, host, addresses) {
     if (addresses.length === 0) return 0
     const [row] = await retried(() => callRows<{ added: number }>(db, sql`CALL f2b_register_addresses(${host.name}, ${JSON.stringify([...new Set(addresses)])})`))

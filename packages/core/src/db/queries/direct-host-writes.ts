@@ -84,6 +84,14 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
       await moveCursor(db, host.id, seq)
     },
 
+    async recordResync(db, host, r) {
+      await db
+        .updateTable('hosts')
+        .set({ firewall_backend: r.backend, resynced_at: adapter.now(), firewall_entries: r.entries, resync_drift: r.drift, drift_total: sql`drift_total + ${r.drift}` })
+        .where('id', '=', host.id)
+        .execute()
+    },
+
     async markSwept(db, host, until) {
       await db.updateTable('hosts').set({ swept_until: until }).where('id', '=', host.id).execute()
     },

@@ -8,10 +8,32 @@ export interface HostTally {
   readonly oldest: string | null
 }
 
-/** Every registered host, by name. */
-export async function listHosts(central: CentralDb): Promise<{ id: number; name: string; lastSeen: string; cursorSeq: number }[]> {
-  const rows = await central.db.selectFrom('hosts').select(['id', 'name', 'last_seen', 'cursor_seq']).orderBy('name').execute()
-  return rows.map((h) => ({ id: Number(h.id), name: h.name, lastSeen: String(h.last_seen), cursorSeq: Number(h.cursor_seq) }))
+/** A host's last firewall resync (migration 0008), as stored. */
+export interface FirewallResyncRow {
+  readonly backend: string
+  readonly resyncedAt: string
+  readonly entries: number
+  readonly drift: number
+  readonly driftTotal: number
+}
+
+/** Every registered host, by name, with its last firewall resync when it feeds kernel sets. */
+export async function listHosts(central: CentralDb): Promise<{ id: number; name: string; lastSeen: string; cursorSeq: number; firewall: FirewallResyncRow | null }[]> {
+  const rows = await central.db
+    .selectFrom('hosts')
+    .select(['id', 'name', 'last_seen', 'cursor_seq', 'firewall_backend', 'resynced_at', 'firewall_entries', 'resync_drift', 'drift_total'])
+    .orderBy('name')
+    .execute()
+  return rows.map((h) => ({
+    id: Number(h.id),
+    name: h.name,
+    lastSeen: String(h.last_seen),
+    cursorSeq: Number(h.cursor_seq),
+    firewall:
+      h.firewall_backend === null || h.resynced_at === null
+        ? null
+        : { backend: h.firewall_backend, resyncedAt: String(h.resynced_at), entries: Number(h.firewall_entries ?? 0), drift: Number(h.resync_drift ?? 0), driftTotal: Number(h.drift_total) },
+  }))
 }
 
 /** The last commit-order stamp handed out. */

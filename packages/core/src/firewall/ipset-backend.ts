@@ -1,0 +1,104 @@
+import { FirewallError } from '../errors.js'
+import type { FirewallConfig, FirewallNames } from './firewall-config.js'
+import { setOf, type FirewallBackend, type SetContents } from './firewall-backend.js'
+import { assertEntry, familyOf, type FirewallEntry } from './firewall-entry.js'
+import { runTool, type ToolOutput } from './run-tool.js'
+
+// The longest timeout ipset takes (seconds, about 24.8 days). A longer ban is loaded with this
+// and refreshed by every resync (each resync re-adds what runs short), so it never lapses.
+export const IPSET_MAX_TIMEOUT = 2_147_483
+// Room for a large fleet: ipset's default maxelem is 65,536.
+const MAXELEM = 1_048_576
+
+function createLines(names: FirewallNames): string {
+  return (
+    `create ${names.setV4} hash:net family inet timeout 0 maxelem ${MAXELEM} -exist\n` +
+    `create ${names.setV6} hash:net family inet6 timeout 0 maxelem ${MAXELEM} -exist\n`
+  )
+}
+
+function timeoutOf(e: FirewallEntry): number {
+  return e.timeout === null ? 0 : Math.min(e.timeout, IPSET_MAX_TIMEOUT)
+}
+
+/**
+ * The whole load as an `ipset restore` script: both sets (hash:net, so a CIDR ban is one
+ * entry, with `timeout` support; timeout 0 on an entry is permanent) created when missing,
+ * flushed, and every entry added with its timeout. `-exist` on every add: one entry twice
+ * never stops the rest.
+ */
+export function ipsetLoadScript(names: FirewallNames, entries: Iterable<FirewallEntry>): string {
+  let out = `${createLines(names)}flush ${names.setV4}\nflush ${names.setV6}\n`
+  for (const e of entries) out += `add ${setOf(names, e.version)} ${assertEntry(e)} timeout ${timeoutOf(e)} -exist\n`
+  return out
+}
+
+/** One batch: `add … -exist` sets the timeout of an entry already there; `del … -exist` ignores one that is not. */
+export function ipsetChangeScript(names: FirewallNames, add: readonly FirewallEntry[], remove: readonly string[]): string {
+  let out = ''
+  for (const ip of remove) out += `del ${setOf(names, familyOf(ip))} ${assertEntry({ ip, version: familyOf(ip), timeout: null })} -exist\n`
+  for (const e of add) out += `add ${setOf(names, e.version)} ${assertEntry(e)} timeout ${timeoutOf(e)} -exist\n`
+  return out
+}
+
+/** Parse `ipset save SET` output: each entry and its remaining seconds (0 or none: permanent). */
+export function parseIpsetSave(text: string, into: SetContents): void {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('add ')) continue
+    const [, , ip, key, value] = line.split(' ')
+    if (ip === undefined) continue
+    // hash:net prints a single address without /32 or /128.
+    const t = key === 'timeout' ? Number(value) : 0
+    into.set(ip, t > 0 ? t : null)
+  }
+}
+
+/**
+ * The ipset backend: sets through `ipset restore -exist`, and the iptables/ip6tables rules
+ * that drop their sources in INPUT (and FORWARD with firewall.forward), inserted first so no
+ * earlier ACCEPT lets a banned source in.
+ */
+export function ipsetBackend(config: Pick<FirewallConfig, 'backend' | 'table' | 'setV4' | 'setV6' | 'forward' | 'timeoutMs'>, programs = { ipset: ['ipset'], iptables: ['iptables'], ip6tables: ['ip6tables'] }): FirewallBackend {
+  const names: FirewallNames = config
+  const restore = async (script: string) => {
+    if (script !== '') await runTool([...programs.ipset, 'restore', '-exist'], script, config.timeoutMs)
+  }
+  const rule = (chain: string, set: string) => [chain, '-m', 'set', '--match-set', set, 'src', '-j', 'DROP']
+  const ensureRule = async (tool: readonly string[], chain: string, set: string, wanted: boolean) => {
+    const present = await runTool([...tool, '-w', '-C', ...rule(chain, set)], '', config.timeoutMs).then(
+      () => true,
+      (err: unknown) => {
+        // -C exits 1 when the rule is not there; anything else (no iptables) is a real failure.
+        if (err instanceof FirewallError && /\(exit 1\)/.test(err.message)) return false
+        throw err
+      },
+    )
+    if (wanted && !present) await runTool([...tool, '-w', '-I', ...rule(chain, set)], '', config.timeoutMs)
+    if (!wanted && present) await runTool([...tool, '-w', '-D', ...rule(chain, set)], '', config.timeoutMs)
+  }
+  const ensure = async () => {
+    await restore(createLines(names))
+    for (const chain of ['INPUT', 'FORWARD']) {
+      const wanted = chain === 'INPUT' || config.forward
+      await ensureRule(programs.iptables, chain, names.setV4, wanted)
+      await ensureRule(programs.ip6tables, chain, names.setV6, wanted)
+    }
+  }
+  return {
+    names,
+    loadScript: (entries) => ipsetLoadScript(names, entries),
+    ensure,
+    change: (add, remove) => restore(ipsetChangeScript(names, add, remove)),
+    async load(entries) {
+      await restore(ipsetLoadScript(names, entries))
+    },
+    async list() {
+      const contents: SetContents = new Map()
+      for (const set of [names.setV4, names.setV6]) {
+        const out: ToolOutput = await runTool([...programs.ipset, 'save', set], '', config.timeoutMs)
+        parseIpsetSave(out.stdout, contents)
+      }
+      return contents
+    },
+  }
+}
