@@ -173,6 +173,16 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     for (const h of ['web-a', 'web-b', 'web-c']) expect(await cursorOf(h)).toBeLessThanOrEqual(await sequence())
   })
 
+  it('an upgrade (`migrate` again, which re-creates the routines) keeps every host able to report and poll', async () => {
+    // MariaDB drops the EXECUTE grants of a routine that is dropped and created again.
+    const migrated = await runProgram(BIN.cli, ['migrate', '--config', operator])
+    expect(migrated.code, migrated.stderr).toBe(0)
+    expect(await add2db('b', '203.0.113.12')).toMatchObject({ code: 0, stderr: '' })
+    for (const k of ['a', 'c'] as const) expect(await readdb(k)).toMatchObject({ code: 0 })
+    expect(await statusOn('203.0.113.12', 'web-a')).toEqual([BanStatus.Added])
+    expect(await statusOn('203.0.113.12', 'web-c')).toEqual([BanStatus.Added])
+  })
+
   it('rotate-password sets a new password; remove drops the account and keeps the history', async () => {
     const before = readFileSync(accounts.c.passwordFile, 'utf8')
     const rotated = await runProgram(BIN.cli, ['hosts', 'rotate-password', 'web-c', '--password-file', accounts.c.passwordFile, '--config', operator])

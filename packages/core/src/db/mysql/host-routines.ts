@@ -244,10 +244,24 @@ BEGIN
 END`,
 }
 
-/** Install or replace every host routine (run by migrate, with the operator account). */
+/**
+ * Install or replace every host routine (run by migrate, with the operator account), then
+ * give every host account EXECUTE on all of them again: the server drops a routine's grants
+ * with the routine, so without this an upgrade would lock every host out, and a routine new in
+ * this version would be one no existing host may call.
+ */
 export async function installHostRoutines(db: Kysely<unknown>): Promise<void> {
   for (const [name, body] of Object.entries(ROUTINES)) {
     await sql`DROP PROCEDURE IF EXISTS ${sql.id(name)}`.execute(db)
     await sql.raw(body).execute(db)
+  }
+  const { rows } = await sql<{ account: string; accountHost: string }>`SELECT account, account_host AS accountHost FROM host_accounts`.execute(db)
+  for (const { account, accountHost } of rows) {
+    try {
+      for (const procedure of HOST_PROCEDURES) await sql`GRANT EXECUTE ON PROCEDURE ${sql.id(procedure)} TO ${account}@${accountHost}`.execute(db)
+    } catch (err) {
+      // 1133: the account was dropped by hand and its binding left behind; nothing to give it.
+      if ((err as { errno?: number }).errno !== 1133) throw err
+    }
   }
 }
