@@ -30,7 +30,7 @@ import { createTestDatabase, dialects, type DialectName, type TestDatabase } fro
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { Lan, NETNS_TOOL, netnsSupport, removeStaleNamespaces, startUnixForwarder, waitForOutput } from './setup/netns.js'
 import { runCli, seedBan } from './setup/operator.js'
-import { BIN, runProgram, writeHostConfig } from './setup/programs.js'
+import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 import { reportingJail } from './setup/jails.js'
 
 const NODE = process.execPath
@@ -161,7 +161,7 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
 
     // The fail2ban host that reports (root namespace, no firewall of its own: the no-op action).
     reporterConfig = writeHostConfig({ dir: tdb.dir, name: 'f2b-host', dbUrl: tdb.url })
-    opsConfig = writeHostConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
+    opsConfig = writeOperatorConfig({ dir: tdb.dir, name: 'ops', dbUrl: tdb.url })
     reporter = await Fail2banServer.start({
       name: 'fw-reporter',
       shippedFiles: true,
