@@ -34,7 +34,8 @@ export async function add2dbCost(db: BenchDb, dir: string, o: Add2dbCostOptions)
     const node: { ms: number; rss: number | null }[] = []
     const add2db: { ms: number; rss: number | null }[] = []
     const viaDaemon: { ms: number; rss: number | null }[] = []
-    const add = (ip: string, env: NodeJS.ProcessEnv) => runTimed([process.execPath, BIN.add2db, '--config', config, '--jail', 'sshd', '--ip', ip, '--port', 'ssh', '--bantime', '3600'], { env })
+    const add = (ip: string, env: NodeJS.ProcessEnv) =>
+      runTimed([process.execPath, BIN.add2db, '--config', config, '--jail', 'sshd', '--ip', ip, '--port', 'ssh', '--bantime', '3600'], { env })
     for (let i = 0; i < o.warmup + o.runs; i++) {
       const bare = await runTimed([process.execPath, '-e', '0'])
       const run = await add(`192.0.2.${1 + (i % 250)}`, noDaemon)
@@ -47,7 +48,10 @@ export async function add2dbCost(db: BenchDb, dir: string, o: Add2dbCostOptions)
       add2db.push({ ms: run.ms, rss: run.maxRssKb })
       viaDaemon.push({ ms: handed.ms, rss: handed.maxRssKb })
     }
-    const handedOver = daemon.output().split('\n').filter((l) => l.includes('"msg":"stored a ban from add2db"')).length
+    const handedOver = daemon
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"stored a ban from add2db"')).length
     return await summary(db, o, node, add2db, viaDaemon, handedOver)
   } finally {
     daemon.child.kill('SIGTERM')

@@ -192,7 +192,12 @@ function table(r: Results, errors: Record<string, string>): Row[] {
   } else failed('propagation', '1. propagation A→B')
   const a = r.add2db
   if (a) {
-    rows.push({ figure: `2. add2db wall time, no daemon on the host (median of ${a.runs})`, value: `${a.add2dbMsMedian} ms = ${a.ratio}× node -e 0 (${a.nodeMsMedian} ms)`, target: '≤ 1.5× node -e 0', met: yes(a.ratio <= a.targetRatio) })
+    rows.push({
+      figure: `2. add2db wall time, no daemon on the host (median of ${a.runs})`,
+      value: `${a.add2dbMsMedian} ms = ${a.ratio}× node -e 0 (${a.nodeMsMedian} ms)`,
+      target: '≤ 1.5× node -e 0',
+      met: yes(a.ratio <= a.targetRatio),
+    })
     rows.push({
       figure: `2. add2db wall time, handed to readdb --daemon (median of ${a.runs}; ${a.handedOver} of ${a.runs + a.warmup} taken by the daemon)`,
       value: `${a.daemonMsMedian} ms = ${a.daemonRatio}× node -e 0 (pair by pair ${a.daemonPairRatio}×)`,
@@ -208,11 +213,26 @@ function table(r: Results, errors: Record<string, string>): Row[] {
   } else failed('add2db', '2. add2db')
   const t = r.readdbThroughput
   if (t) {
-    rows.push({ figure: `3. readdb one-shot, ${t.bans.toLocaleString('en')} pending: process time (median of ${t.rounds})`, value: s1(t.process.wallMsMedian), target: '< 2 s', met: yes(t.process.wallMsMedian < t.targetMs) })
+    rows.push({
+      figure: `3. readdb one-shot, ${t.bans.toLocaleString('en')} pending: process time (median of ${t.rounds})`,
+      value: s1(t.process.wallMsMedian),
+      target: '< 2 s',
+      met: yes(t.process.wallMsMedian < t.targetMs),
+    })
     rows.push({ figure: '3.   same, nothing following the shared log', value: s1(t.processWithoutFail2ban.wallMsMedian), target: '(informative)', met: '' })
-    rows.push({ figure: '3.   same poll in-process (pollOnce)', value: `${s1(t.inProcess.pollMs)}, ${t.inProcess.queries} queries${t.inProcess.rowsRead === null ? '' : `, ${t.inProcess.rowsRead.toLocaleString('en')} rows read`}`, target: '', met: '' })
+    rows.push({
+      figure: '3.   same poll in-process (pollOnce)',
+      value: `${s1(t.inProcess.pollMs)}, ${t.inProcess.queries} queries${t.inProcess.rowsRead === null ? '' : `, ${t.inProcess.rowsRead.toLocaleString('en')} rows read`}`,
+      target: '',
+      met: '',
+    })
     const a = t.inProcessAfterAnalyze
-    rows.push({ figure: '3.   same in-process, after ANALYZE TABLE', value: `${s1(a.pollMs)}, ${a.queries} queries${a.rowsRead === null ? '' : `, ${a.rowsRead.toLocaleString('en')} rows read`}`, target: '(informative)', met: '' })
+    rows.push({
+      figure: '3.   same in-process, after ANALYZE TABLE',
+      value: `${s1(a.pollMs)}, ${a.queries} queries${a.rowsRead === null ? '' : `, ${a.rowsRead.toLocaleString('en')} rows read`}`,
+      target: '(informative)',
+      met: '',
+    })
     rows.push({ figure: '3.   readdb peak RSS (max)', value: Number.isFinite(t.process.peakRssMbMax) ? `${t.process.peakRssMbMax} MB` : 'n/a', target: '', met: '' })
     rows.push({ figure: '3.   fail2ban has all banned, from readdb start', value: s1(t.process.fail2banAllBannedFromStartMsMedian), target: '(informative)', met: '' })
   } else failed('readdbThroughput', '3. readdb 10,000 pending')
@@ -222,7 +242,12 @@ function table(r: Results, errors: Record<string, string>): Row[] {
     const label = (x: { bans: number; hosts: number }) => `${x.bans.toLocaleString('en')} bans, ${x.hosts.toLocaleString('en')} hosts`
     for (const x of sc.sizes) {
       const compared = x !== base
-      rows.push({ figure: `4. idle poll, ${label(x)}`, value: cost(x.idle), target: compared ? `same as at ${base.bans.toLocaleString('en')} bans` : '', met: compared ? yes(sameCost(base.idle, x.idle)) : '' })
+      rows.push({
+        figure: `4. idle poll, ${label(x)}`,
+        value: cost(x.idle),
+        target: compared ? `same as at ${base.bans.toLocaleString('en')} bans` : '',
+        met: compared ? yes(sameCost(base.idle, x.idle)) : '',
+      })
     }
     for (const x of sc.sizes) {
       rows.push({ figure: `4. poll with ${sc.pendingPerPoll} pending, ${label(x)}`, value: cost(x.pending), target: x !== base ? '(informative)' : '', met: '' })
@@ -239,12 +264,22 @@ function table(r: Results, errors: Record<string, string>): Row[] {
         target: `a round within ${SCHEDULE_S} s`,
         met: yes(f.ms < SCHEDULE_S * 1000 && f.examined === 0),
       })
-      rows.push({ figure: `4.   same with push wake-ups, fallback poll every ${PUSH_FALLBACK_S} s`, value: `${qps(PUSH_FALLBACK_S).toLocaleString('en')} queries/s (derived), plus the polls that pushes wake`, target: '(informative)', met: '' })
+      rows.push({
+        figure: `4.   same with push wake-ups, fallback poll every ${PUSH_FALLBACK_S} s`,
+        value: `${qps(PUSH_FALLBACK_S).toLocaleString('en')} queries/s (derived), plus the polls that pushes wake`,
+        target: '(informative)',
+        met: '',
+      })
     }
   } else failed('pollScale', '4. poll cost at scale')
   const q = r.add2dbSilent
   if (q) {
-    rows.push({ figure: `5. add2db, database silent: first run (timeoutSeconds ${q.timeoutSeconds})`, value: s1(q.firstMs), target: `≈ ${q.timeoutSeconds} s (it waits once)`, met: '' })
+    rows.push({
+      figure: `5. add2db, database silent: first run (timeoutSeconds ${q.timeoutSeconds})`,
+      value: s1(q.firstMs),
+      target: `≈ ${q.timeoutSeconds} s (it waits once)`,
+      met: '',
+    })
     rows.push({
       figure: `5. add2db, database silent: following runs (median / max of ${q.runs})`,
       value: `${q.followingMsMedian} / ${q.followingMsMax} ms`,
@@ -262,15 +297,30 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       target: '< 2 s (well inside a minute-long pull cycle)',
       met: yes(sv.render.maxMs < 2000),
     })
-    rows.push({ figure: `6.   the unchanged list, full download, ${sv.concurrency} clients`, value: `${sv.list.perSecond} req/s, ${lat(sv.list)}`, target: '≥ 17 req/s (1,000 edge hosts, one pull a minute each)', met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0) })
-    rows.push({ figure: `6.   answered 304 (If-None-Match), ${sv.concurrency} clients`, value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`, target: '≥ 200 req/s', met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0) })
+    rows.push({
+      figure: `6.   the unchanged list, full download, ${sv.concurrency} clients`,
+      value: `${sv.list.perSecond} req/s, ${lat(sv.list)}`,
+      target: '≥ 17 req/s (1,000 edge hosts, one pull a minute each)',
+      met: yes(sv.list.perSecond >= 17 && sv.list.errors === 0),
+    })
+    rows.push({
+      figure: `6.   answered 304 (If-None-Match), ${sv.concurrency} clients`,
+      value: `${sv.notModified.perSecond} req/s, ${lat(sv.notModified)}`,
+      target: '≥ 200 req/s',
+      met: yes(sv.notModified.perSecond >= 200 && sv.notModified.errors === 0),
+    })
     rows.push({
       figure: `6. serve /metrics (${sv.hosts} hosts, ${sv.bans.toLocaleString('en')} active bans): one read of the fleet`,
       value: `${sv.fleetReadMs} ms (f2b_central_fleet_read_seconds)`,
       target: "< 10 s (Prometheus's default scrape timeout)",
       met: yes(sv.fleetReadMs < 10_000),
     })
-    rows.push({ figure: `6.   scrapes, ${sv.scrapers} scrapers (a read serves the next 10 s)`, value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`, target: '', met: sv.metrics.errors === 0 ? '' : 'NO' })
+    rows.push({
+      figure: `6.   scrapes, ${sv.scrapers} scrapers (a read serves the next 10 s)`,
+      value: `${sv.metrics.perSecond} req/s, ${lat(sv.metrics)}`,
+      target: '',
+      met: sv.metrics.errors === 0 ? '' : 'NO',
+    })
     rows.push({
       figure: '6. serve peak RSS (VmHWM) over all of it',
       value: `${sv.peakRssMb} MB (idle ${sv.idleRssMb} MB; after the renders ${sv.render.peakRssMb} MB; phases ${sv.list.peakRssMb} / ${sv.notModified.peakRssMb} / ${sv.metrics.peakRssMb} MB)`,
@@ -314,12 +364,32 @@ function table(r: Results, errors: Record<string, string>): Row[] {
       const what = `${m.name}, schedule ${m.schedule === '* * * * * *' ? '1 s' : '60 s'}`
       const complete = x.missing === 0 && x.doubleBans === 0
       const note = complete ? '' : ` (${x.missing} never banned, ${x.doubleBans} banned twice)`
-      rows.push({ figure: `8. A's ban → B's and C's ban, ${what} (${x.samples} bans on 3 hosts)`, value: ms(x.banToBanMs) + note, target: m.name === 'push' ? `p99 < ${s1(pu.targets.banToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.banToBanMs.p99 < pu.targets.banToBanP99Ms) : '' })
-      rows.push({ figure: `8.   attack's last log line on A → B's and C's ban, ${what}`, value: ms(x.lineToBanMs), target: m.name === 'push' ? `p99 < ${s1(pu.targets.lineToBanP99Ms)}` : '(side by side)', met: m.name === 'push' ? yes(complete && x.lineToBanMs.p99 < pu.targets.lineToBanP99Ms) : '' })
+      rows.push({
+        figure: `8. A's ban → B's and C's ban, ${what} (${x.samples} bans on 3 hosts)`,
+        value: ms(x.banToBanMs) + note,
+        target: m.name === 'push' ? `p99 < ${s1(pu.targets.banToBanP99Ms)}` : '(side by side)',
+        met: m.name === 'push' ? yes(complete && x.banToBanMs.p99 < pu.targets.banToBanP99Ms) : '',
+      })
+      rows.push({
+        figure: `8.   attack's last log line on A → B's and C's ban, ${what}`,
+        value: ms(x.lineToBanMs),
+        target: m.name === 'push' ? `p99 < ${s1(pu.targets.lineToBanP99Ms)}` : '(side by side)',
+        met: m.name === 'push' ? yes(complete && x.lineToBanMs.p99 < pu.targets.lineToBanP99Ms) : '',
+      })
     }
     const fc = pu.fail2banClient
-    rows.push({ figure: '8.   one fail2ban-client call (set JAIL banip IP), median / max', value: `${fc.banipMsMedian} / ${fc.banipMsMax} ms (ping ${fc.pingMsMedian} ms)`, target: '(informative)', met: '' })
-    rows.push({ figure: "8.   the same on fail2ban's socket (readdb's hand-over), median / max", value: `${fc.socketBanipMsMedian} / ${fc.socketBanipMsMax} ms`, target: '(informative)', met: '' })
+    rows.push({
+      figure: '8.   one fail2ban-client call (set JAIL banip IP), median / max',
+      value: `${fc.banipMsMedian} / ${fc.banipMsMax} ms (ping ${fc.pingMsMedian} ms)`,
+      target: '(informative)',
+      met: '',
+    })
+    rows.push({
+      figure: "8.   the same on fail2ban's socket (readdb's hand-over), median / max",
+      value: `${fc.socketBanipMsMedian} / ${fc.socketBanipMsMax} ms`,
+      target: '(informative)',
+      met: '',
+    })
   } else failed('push', '8. push')
   const fw = r.firewall
   if (fw) {
@@ -327,10 +397,30 @@ function table(r: Results, errors: Record<string, string>): Row[] {
     const mb = (x: number | null) => (x === null ? 'n/a' : `${x} MB`)
     for (const b of ['nftables', 'ipset'] as const) {
       const x = fw[b]
-      rows.push({ figure: `9. firewall ${b}: readdb --resync loading ${n} bans into empty sets`, value: `${s1(x.load.ms)}, peak RSS ${mb(x.load.peakRssMb)} (${b === 'nftables' ? 'nft' : 'ipset'} ${mb(x.load.toolPeakRssMb)})`, target: '< 2 s, < 150 MB', met: yes(x.load.ms < fw.targetResyncMs && (x.load.peakRssMb ?? 0) < fw.targetRssMb) })
-      rows.push({ figure: `9.   the same resync with the sets already right (drift ${String(x.inSync.line?.drift)})`, value: `${s1(x.inSync.ms)}, peak RSS ${mb(x.inSync.peakRssMb)} (tool ${mb(x.inSync.toolPeakRssMb)})`, target: '(informative)', met: '' })
-      rows.push({ figure: `9.   first poll of the ${n} (already in the sets)`, value: `${s1(x.firstPoll.ms)}, peak RSS ${mb(x.firstPoll.peakRssMb)}`, target: '(informative)', met: '' })
-      rows.push({ figure: `9.   a poll adding ${fw.added.toLocaleString('en')} to the set of ${n}`, value: `${s1(x.pollAdding.ms)}, peak RSS ${mb(x.pollAdding.peakRssMb)} (tool ${mb(x.pollAdding.toolPeakRssMb)}); ${x.entriesAfter.toLocaleString('en')} entries after`, target: '(informative)', met: '' })
+      rows.push({
+        figure: `9. firewall ${b}: readdb --resync loading ${n} bans into empty sets`,
+        value: `${s1(x.load.ms)}, peak RSS ${mb(x.load.peakRssMb)} (${b === 'nftables' ? 'nft' : 'ipset'} ${mb(x.load.toolPeakRssMb)})`,
+        target: '< 2 s, < 150 MB',
+        met: yes(x.load.ms < fw.targetResyncMs && (x.load.peakRssMb ?? 0) < fw.targetRssMb),
+      })
+      rows.push({
+        figure: `9.   the same resync with the sets already right (drift ${String(x.inSync.line?.drift)})`,
+        value: `${s1(x.inSync.ms)}, peak RSS ${mb(x.inSync.peakRssMb)} (tool ${mb(x.inSync.toolPeakRssMb)})`,
+        target: '(informative)',
+        met: '',
+      })
+      rows.push({
+        figure: `9.   first poll of the ${n} (already in the sets)`,
+        value: `${s1(x.firstPoll.ms)}, peak RSS ${mb(x.firstPoll.peakRssMb)}`,
+        target: '(informative)',
+        met: '',
+      })
+      rows.push({
+        figure: `9.   a poll adding ${fw.added.toLocaleString('en')} to the set of ${n}`,
+        value: `${s1(x.pollAdding.ms)}, peak RSS ${mb(x.pollAdding.peakRssMb)} (tool ${mb(x.pollAdding.toolPeakRssMb)}); ${x.entriesAfter.toLocaleString('en')} entries after`,
+        target: '(informative)',
+        met: '',
+      })
     }
   } else failed('firewall', '9. firewall mode')
   return rows
@@ -356,9 +446,15 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
   const cols = ['figure', 'value', 'target', 'met'] as const
   const head: Row = { figure: 'figure', value: 'measured', target: 'target', met: 'met?' }
   const width = cols.map((c) => Math.max(...[head, ...rows].map((x) => x[c].length)))
-  const line = (x: Row) => cols.map((c, i) => x[c].padEnd(width[i]!)).join(' │ ').trimEnd()
+  const line = (x: Row) =>
+    cols
+      .map((c, i) => x[c].padEnd(width[i]!))
+      .join(' │ ')
+      .trimEnd()
   const o: string[] = ['']
-  o.push(`f2b-central bench — ${machine.database}, ${machine.fail2ban}, Node ${machine.node}, ${machine.cpus} CPUs, load ${machine.loadavg1mAtStart} at start / ${machine.loadavg1mAtEnd} at end, ${totalS} s in all`)
+  o.push(
+    `f2b-central bench — ${machine.database}, ${machine.fail2ban}, Node ${machine.node}, ${machine.cpus} CPUs, load ${machine.loadavg1mAtStart} at start / ${machine.loadavg1mAtEnd} at end, ${totalS} s in all`,
+  )
   for (const n of notes) o.push(`NOTE: ${n}`)
   o.push('')
   o.push(line(head))
@@ -366,16 +462,30 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
   for (const x of rows) o.push(line(x))
   o.push('')
   if (r.propagation) {
-    const bk = Object.entries(r.propagation.fail2banBackends).map(([k, v]) => `${k}: ${v}`).join(', ')
-    o.push(`1. where the latency goes (p50 / p99 / max, ms). fail2ban backends ${bk}; ban state from ${r.propagation.banStateSource}; readdb polls that did work: median ${r.propagation.daemon.pollMsMedian} ms`)
+    const bk = Object.entries(r.propagation.fail2banBackends)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ')
+    o.push(
+      `1. where the latency goes (p50 / p99 / max, ms). fail2ban backends ${bk}; ban state from ${r.propagation.banStateSource}; readdb polls that did work: median ${r.propagation.daemon.pollMsMedian} ms`,
+    )
     for (const [k, v] of Object.entries(r.propagation.stagesMs)) o.push(`   ${k.padEnd(56)} ${String(v.p50).padStart(6)} ${String(v.p99).padStart(6)} ${String(v.max).padStart(6)}`)
   }
   if (r.readdbThroughput) {
     const t = r.readdbThroughput
-    o.push(`3. the 10,000-ban poll (batchSize ${t.batchSize}, shared jail backend ${t.sharedJailBackend}), medians of ${t.rounds}: process ${t.process.wallMsMedian} ms = poll ${t.process.pollMsMedian} ms (as readdb logs it) + ${t.process.startupAndExitMsMedian} ms start/connect/exit`)
-    o.push(`   (each round: ${t.process.rounds.map((x) => x.wallMs).join(', ')} ms); with nothing following the log: ${t.processWithoutFail2ban.rounds.map((x) => x.wallMs).join(', ')} ms`)
-    o.push(`   in-process ${t.inProcess.pollMs} ms = database ${t.inProcess.dbMs} ms (${t.inProcess.queries} queries) + ban state ${t.inProcess.banStateMs} ms (${t.inProcess.banStateReads} reads) + other ${t.inProcess.otherMs} ms (decide, lines, appends+fsync ≈ ${t.inProcess.appendProbeMs} ms, kysely)`)
-    o.push(`   queries by kind: ${Object.entries(t.inProcess.byKind).map(([k, v]) => `${k} ${v.count}× ${v.ms} ms`).join('; ')}`)
+    o.push(
+      `3. the 10,000-ban poll (batchSize ${t.batchSize}, shared jail backend ${t.sharedJailBackend}), medians of ${t.rounds}: process ${t.process.wallMsMedian} ms = poll ${t.process.pollMsMedian} ms (as readdb logs it) + ${t.process.startupAndExitMsMedian} ms start/connect/exit`,
+    )
+    o.push(
+      `   (each round: ${t.process.rounds.map((x) => x.wallMs).join(', ')} ms); with nothing following the log: ${t.processWithoutFail2ban.rounds.map((x) => x.wallMs).join(', ')} ms`,
+    )
+    o.push(
+      `   in-process ${t.inProcess.pollMs} ms = database ${t.inProcess.dbMs} ms (${t.inProcess.queries} queries) + ban state ${t.inProcess.banStateMs} ms (${t.inProcess.banStateReads} reads) + other ${t.inProcess.otherMs} ms (decide, lines, appends+fsync ≈ ${t.inProcess.appendProbeMs} ms, kysely)`,
+    )
+    o.push(
+      `   queries by kind: ${Object.entries(t.inProcess.byKind)
+        .map(([k, v]) => `${k} ${v.count}× ${v.ms} ms`)
+        .join('; ')}`,
+    )
     if (Array.isArray(t.inProcess.fetchPlan)) o.push(`   plan of the fetch (EXPLAIN): ${t.inProcess.fetchPlan.join(' → ')}`)
     const a = t.inProcessAfterAnalyze
     o.push(`   after ANALYZE TABLE: ${a.pollMs} ms = database ${a.dbMs} ms; fetch ${a.byKind['select bans+join (fetch)']?.ms ?? '?'} ms in all`)
@@ -383,7 +493,10 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
   }
   if (r.pollScale) {
     for (const s of r.pollScale.sizes) {
-      const kinds = (k: Record<string, { count: number; ms: number }>) => Object.entries(k).map(([n, v]) => `${n}${v.count > 1 ? ` ${v.count}×` : ''} ${v.ms}`).join(', ')
+      const kinds = (k: Record<string, { count: number; ms: number }>) =>
+        Object.entries(k)
+          .map(([n, v]) => `${n}${v.count > 1 ? ` ${v.count}×` : ''} ${v.ms}`)
+          .join(', ')
       o.push(`4. at ${s.bans.toLocaleString('en')} bans, ${s.hosts.toLocaleString('en')} hosts, median ms per poll by query — idle: ${kinds(s.idle.byKind)}`)
       o.push(`   ${r.pollScale.pendingPerPoll} pending: ${kinds(s.pending.byKind)}`)
       if (Array.isArray(s.fetchPlan)) o.push(`   plan of the fetch (EXPLAIN): ${s.fetchPlan.join(' → ')}`)
@@ -391,9 +504,14 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
   }
   if (r.catchUp) {
     const c = r.catchUp
-    o.push(`5. catch-up of ${c.bans.toLocaleString('en')}: readdb's poll ${c.readdb.pollMs} ms as it logs it (process ${c.readdb.processMs} ms); its fail2ban had banned all ${c.readdb.fail2banAfterExitMs} ms after readdb exited; fail2ban alone took ${c.direct.allBannedMs} ms`)
+    o.push(
+      `5. catch-up of ${c.bans.toLocaleString('en')}: readdb's poll ${c.readdb.pollMs} ms as it logs it (process ${c.readdb.processMs} ms); its fail2ban had banned all ${c.readdb.fail2banAfterExitMs} ms after readdb exited; fail2ban alone took ${c.direct.allBannedMs} ms`,
+    )
   }
-  if (r.pollScale) o.push(`4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`)
+  if (r.pollScale)
+    o.push(
+      `4. loaded: ${r.pollScale.sizes.map((s) => `${s.bans.toLocaleString('en')} bans/${s.hosts.toLocaleString('en')} hosts (${(s.rows.ban_status ?? 0).toLocaleString('en')} status rows) in ${s1(s.loadMs)}`).join(', ')}`,
+    )
   if (r.push) {
     for (const [mode, x] of Object.entries(r.push.results)) {
       o.push(`7. where the latency goes, ${mode} (p50 / p99 / max, ms); polls that did work: ${x.pollsThatDidWork}, median ${x.pollMsMedian} ms`)

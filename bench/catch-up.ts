@@ -49,7 +49,13 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
   await insertPendingBans(central, reporter.id, set, 5000)
   await db.exec('UPDATE bans SET seq = id')
   await db.exec('UPDATE ban_sequence SET value = (SELECT MAX(id) FROM bans) WHERE id = 1')
-  const cfgC = writeHostConfig({ dir, name: 'bench-catchup-c', dbUrl: db.url, sharedLog: c.path('shared.log'), fail2ban: { client: c.clientArgv(), database: c.dbFile, sharedJail: SHARED } })
+  const cfgC = writeHostConfig({
+    dir,
+    name: 'bench-catchup-c',
+    dbUrl: db.url,
+    sharedLog: c.path('shared.log'),
+    fail2ban: { client: c.clientArgv(), database: c.dbFile, sharedJail: SHARED },
+  })
 
   // a) fail2ban alone: the same number of lines, written straight to D's log.
   progress(`figure 7a: ${o.bans.toLocaleString('en')} lines straight into D's shared log`)
@@ -87,10 +93,20 @@ export async function catchUp(dialect: Dialect, dir: string, o: { bans: number }
     const name = /^\s*call\s+(\w+)/i.exec(q)?.[1]
     if (name) calls.set(name, [...(calls.get(name) ?? []), ms])
   })
-  const f = await pollOnce({ central: timed, hostName: 'bench-catchup-f', machineId: null, banState: { read: async () => new Map() }, sharedLog: join(dir, 'bench-catchup-f-shared.log'), recentBanFraction: 0.4, batchSize: 1000 })
+  const f = await pollOnce({
+    central: timed,
+    hostName: 'bench-catchup-f',
+    machineId: null,
+    banState: { read: async () => new Map() },
+    sharedLog: join(dir, 'bench-catchup-f-shared.log'),
+    recentBanFraction: 0.4,
+    batchSize: 1000,
+  })
   await timed.close()
   if (f.added !== o.bans) throw new Error(`the in-process poll on F added ${f.added}, expected ${o.bans}`)
-  const transactions = Object.fromEntries([...calls].map(([name, ms]) => [name, { count: ms.length, maxMs: round(Math.max(...ms), 0), p99Ms: round(percentile(ms, 99), 0), medianMs: round(median(ms), 0) }]))
+  const transactions = Object.fromEntries(
+    [...calls].map(([name, ms]) => [name, { count: ms.length, maxMs: round(Math.max(...ms), 0), p99Ms: round(percentile(ms, 99), 0), medianMs: round(median(ms), 0) }]),
+  )
   await central.close()
   await db.drop()
   await Promise.all(stops.map((s) => s()))

@@ -69,7 +69,7 @@ export async function createBenchDb(dialect: Dialect, label: string, dir: string
     exec = async (sql) => {
       await (await conn()).query(sql)
     }
-    query = async <T>(sql: string) => ((await (await conn()).query(sql))[0] as T[])
+    query = async <T>(sql: string) => (await (await conn()).query(sql))[0] as T[]
   } else {
     name = `${label}.sqlite`
     const path = join(dir, name)
@@ -109,7 +109,10 @@ export async function openTracked(db: BenchDb, onQuery?: (sql: string, ms: numbe
  * left unstamped: the next poll stamps them.
  */
 export async function insertPendingBans(central: CentralDb, reporterId: number, ips: readonly string[], chunk = 1000): Promise<void> {
-  const { last } = await central.db.selectFrom('bans').select((e) => e.fn.max('id').as('last')).executeTakeFirstOrThrow()
+  const { last } = await central.db
+    .selectFrom('bans')
+    .select((e) => e.fn.max('id').as('last'))
+    .executeTakeFirstOrThrow()
   for (let i = 0; i < ips.length; i += chunk) {
     const rows = ips.slice(i, i + chunk).map((ip) => ({
       ip,
@@ -122,7 +125,9 @@ export async function insertPendingBans(central: CentralDb, reporterId: number, 
     }))
     await central.db.insertInto('bans').values(rows).execute()
   }
-  await sql`INSERT INTO ban_status (host_id, ban_id, status) SELECT reporter_id, id, 1 FROM bans WHERE id > ${Number(last ?? 0)} AND reporter_id = ${reporterId}`.execute(central.db)
+  await sql`INSERT INTO ban_status (host_id, ban_id, status) SELECT reporter_id, id, 1 FROM bans WHERE id > ${Number(last ?? 0)} AND reporter_id = ${reporterId}`.execute(
+    central.db,
+  )
 }
 
 /**

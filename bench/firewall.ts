@@ -74,7 +74,10 @@ export async function firewallBench(db: BenchDb, dir: string, o: FirewallBenchOp
       if (r.code !== 0) throw new Error(`readdb ${args.join(' ')} (${backend}) exited ${r.code}: ${r.stderr.slice(0, 400)}`)
       const tool = readFileSync(toolRss, 'utf8').split('\n').filter(Boolean).map(Number)
       progress(`figure 6 (${backend}): readdb ${args.join(' ')}: ${round(r.ms, 0)} ms, peak RSS ${r.maxRssKb === null ? '?' : round(r.maxRssKb / 1024)} MB`)
-      const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      const lines = r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
       return {
         ms: round(r.ms, 0),
         peakRssMb: r.maxRssKb === null ? null : round(r.maxRssKb / 1024),
@@ -109,7 +112,10 @@ function countNft(ns: string): number {
 }
 
 function countIpset(ns: string): number {
-  return execFileSync('ip', ['netns', 'exec', ns, 'ipset', 'save', 'f2b-central-v4'], { maxBuffer: 1 << 28 }).toString().split('\n').filter((l) => l.startsWith('add ')).length
+  return execFileSync('ip', ['netns', 'exec', ns, 'ipset', 'save', 'f2b-central-v4'], { maxBuffer: 1 << 28 })
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('add ')).length
 }
 
 export interface FirewallBenchResult {

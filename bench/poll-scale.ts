@@ -71,7 +71,16 @@ export async function pollScale(dialect: Dialect, dir: string, o: { sizes: Size[
       s.counter.start()
       const t = performance.now()
       // state carried from poll to poll, as readdb --daemon does
-      const result = await pollOnce({ central: s.central, hostName: hostName(s.hosts), machineId: null, banState: s.banState, sharedLog: s.sharedLog, recentBanFraction: 0.4, batchSize: 1000, state: s.state })
+      const result = await pollOnce({
+        central: s.central,
+        hostName: hostName(s.hosts),
+        machineId: null,
+        banState: s.banState,
+        sharedLog: s.sharedLog,
+        recentBanFraction: 0.4,
+        batchSize: 1000,
+        state: s.state,
+      })
       ms = performance.now() - t
       q = s.counter.stop()
       return result
@@ -174,7 +183,16 @@ async function fleetRound(s: Scale, sessions: number): Promise<FleetRound> {
         for (let id = next++; id <= s.hosts; id = next++) {
           const state = states.get(id) ?? {}
           states.set(id, state)
-          const r = await pollOnce({ central, hostName: hostName(id), machineId: null, banState: s.banState, sharedLog: s.sharedLog, recentBanFraction: 0.4, batchSize: 1000, state })
+          const r = await pollOnce({
+            central,
+            hostName: hostName(id),
+            machineId: null,
+            banState: s.banState,
+            sharedLog: s.sharedLog,
+            recentBanFraction: 0.4,
+            batchSize: 1000,
+            state,
+          })
           examined += r.examined
         }
       }),
@@ -188,7 +206,15 @@ async function fleetRound(s: Scale, sessions: number): Promise<FleetRound> {
   const ms = performance.now() - t
   const q = counter.stop()
   await central.close()
-  return { hosts: s.hosts, sessions, ms: round(ms, 0), queries: q.queries, pollsPerSecond: round((s.hosts * 1000) / ms, 0), queriesPerSecond: round((q.queries * 1000) / ms, 0), examined }
+  return {
+    hosts: s.hosts,
+    sessions,
+    ms: round(ms, 0),
+    queries: q.queries,
+    pollsPerSecond: round((s.hosts * 1000) / ms, 0),
+    queriesPerSecond: round((q.queries * 1000) / ms, 0),
+    examined,
+  }
 }
 
 /** Bulk-load one size: INSERT … SELECT from a number sequence, no per-row round trips. */
@@ -199,10 +225,11 @@ async function load(db: BenchDb, n: number, hosts: number): Promise<void> {
   const sqlite = db.dialect === 'sqlite'
   const int = sqlite ? 'INTEGER' : 'SIGNED'
   const cat = (...parts: string[]) => (sqlite ? parts.join(' || ') : `CONCAT(${parts.join(', ')})`)
-  const ts = (offsetExpr: string) =>
-    sqlite ? `strftime('%Y-%m-%d %H:%M:%f', 'now', (${offsetExpr}) || ' seconds')` : `CURRENT_TIMESTAMP(3) + INTERVAL (${offsetExpr}) SECOND`
+  const ts = (offsetExpr: string) => (sqlite ? `strftime('%Y-%m-%d %H:%M:%f', 'now', (${offsetExpr}) || ' seconds')` : `CURRENT_TIMESTAMP(3) + INTERVAL (${offsetExpr}) SECOND`)
   if (!sqlite) await db.exec('SET SESSION foreign_key_checks = 0, unique_checks = 0')
-  await db.exec(`INSERT INTO hosts (id, name, cursor_seq) SELECT seq, ${sqlite ? `'fleet-' || printf('%04d', seq)` : `CONCAT('fleet-', LPAD(seq, 4, '0'))`}, ${n} FROM ${upTo(hosts)}`)
+  await db.exec(
+    `INSERT INTO hosts (id, name, cursor_seq) SELECT seq, ${sqlite ? `'fleet-' || printf('%04d', seq)` : `CONCAT('fleet-', LPAD(seq, 4, '0'))`}, ${n} FROM ${upTo(hosts)}`,
+  )
   // created over the last n seconds, banned for a day; seq = id (all stamped)
   await db.exec(`INSERT INTO bans (id, seq, ip, jail, protocol, port, reporter_id, bantime, created_at, expires_at)
     SELECT seq, seq, ${cat(`'10.'`, '((seq >> 16) & 255)', `'.'`, '((seq >> 8) & 255)', `'.'`, '(seq & 255)')}, 'sshd', 'tcp', 'ssh', 1 + seq % ${hosts}, 86400,

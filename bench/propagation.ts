@@ -107,10 +107,15 @@ export async function propagation(db: BenchDb, dir: string, o: PropagationOption
   const central = await openTracked(db)
   const daemon = startDaemon(cfgB)
   // The daemon polls once at start: that registers B.
-  const bId = await waitFor('readdb --daemon on B to register', 15_000, async () => {
-    const row = await central.db.selectFrom('hosts').select('id').where('name', '=', 'bench-b').executeTakeFirst()
-    return row ? Number(row.id) : undefined
-  }, daemon)
+  const bId = await waitFor(
+    'readdb --daemon on B to register',
+    15_000,
+    async () => {
+      const row = await central.db.selectFrom('hosts').select('id').where('name', '=', 'bench-b').executeTakeFirst()
+      return row ? Number(row.id) : undefined
+    },
+    daemon,
+  )
 
   progress(`figure 1: ${o.attacks} attacks on A, ${o.minGapMs}–${o.maxGapMs} ms apart at random`)
   const written = new Map<string, number>()
@@ -200,7 +205,14 @@ export async function propagation(db: BenchDb, dir: string, o: PropagationOption
       polls: polls.filter((p) => p.msg === 'poll').map((p) => ({ at: p.time, examined: p.examined, ms: p.ms })),
     },
     // per attack, ms after the line was written: A's ban, the row's insert time, B's status row, B's ban
-    samples: samples.map((s) => ({ ip: s.ip, writtenAt: s.written, latencyMs: s.latencyMs, aBanMs: s.bannedOnA - s.written, storedMs: s.stored - s.written, appliedMs: s.appliedByB - s.written })),
+    samples: samples.map((s) => ({
+      ip: s.ip,
+      writtenAt: s.written,
+      latencyMs: s.latencyMs,
+      aBanMs: s.bannedOnA - s.written,
+      storedMs: s.stored - s.written,
+      appliedMs: s.appliedByB - s.written,
+    })),
   }
 }
 

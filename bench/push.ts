@@ -70,7 +70,14 @@ export async function pushBench(db: BenchDb, dir: string, o: PushBenchOptions) {
       const notify = mode.push ? { notify: { mqtt: { url: BROKER, topic } } } : {}
       writeHostConfig({ dir, name: 'push-a', dbUrl: db.url, extra: notify })
       const daemons = [b, c].map((s) => {
-        const cfg = writeHostConfig({ dir, name: s.name, dbUrl: db.url, sharedLog: s.path('shared.log'), fail2ban: { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED }, extra: { ...notify, readdb: { schedule: mode.schedule } } })
+        const cfg = writeHostConfig({
+          dir,
+          name: s.name,
+          dbUrl: db.url,
+          sharedLog: s.path('shared.log'),
+          fail2ban: { client: s.clientArgv(), database: s.dbFile, sharedJail: SHARED },
+          extra: { ...notify, readdb: { schedule: mode.schedule } },
+        })
         return startDaemon(cfg)
       })
       for (const d of daemons) await waitForOutput(d, mode.push ? `subscribed to ${topic}/bans` : '"msg":"started"')
@@ -92,13 +99,31 @@ export async function pushBench(db: BenchDb, dir: string, o: PushBenchOptions) {
       }
       await Promise.all(daemons.map((d) => d.stop()))
       const central = await openTracked(db)
-      const rows = await central.db.selectFrom('bans').select(['ip', 'created_at']).where('ip', 'in', [...written.keys()]).execute()
+      const rows = await central.db
+        .selectFrom('bans')
+        .select(['ip', 'created_at'])
+        .where('ip', 'in', [...written.keys()])
+        .execute()
       await central.close()
       const stored = new Map(rows.map((r) => [r.ip, dbTimeMs(r.created_at)]))
-      results[mode.name] = summarise(written, stored, a, [b, c], daemons.map((d) => d.output()))
+      results[mode.name] = summarise(
+        written,
+        stored,
+        a,
+        [b, c],
+        daemons.map((d) => d.output()),
+      )
       block++
     }
-    return { attacks: o.attacks, hosts: 3, broker: BROKER, modes: MODES.map((m) => ({ name: m.name, schedule: m.schedule })), results, fail2banClient: client, targets: { banToBanP99Ms: 500, lineToBanP99Ms: 1500 } }
+    return {
+      attacks: o.attacks,
+      hosts: 3,
+      broker: BROKER,
+      modes: MODES.map((m) => ({ name: m.name, schedule: m.schedule })),
+      results,
+      fail2banClient: client,
+      targets: { banToBanP99Ms: 500, lineToBanP99Ms: 1500 },
+    }
   } finally {
     await Promise.all(stops.map((s) => s()))
   }
@@ -133,7 +158,12 @@ function summarise(written: Map<string, number>, stored: Map<string, number>, a:
       if (at !== undefined && Number.isFinite(at)) storedToBan.push(end - at)
     }
   }
-  const polls = outputs.flatMap((out) => out.split('\n').filter((l) => l.startsWith('{"') && l.includes('"msg":"poll"')).map((l) => JSON.parse(l) as { ms: number; handedOver?: number }))
+  const polls = outputs.flatMap((out) =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{"') && l.includes('"msg":"poll"'))
+      .map((l) => JSON.parse(l) as { ms: number; handedOver?: number }),
+  )
   // One Ban per address per receiver: the hand-over and the log line never ban twice.
   const doubleBans = receivers.reduce((n, r) => n + [...written.keys()].filter((ip) => countBans(r.logFile, ip) > 1).length, 0)
   return {
@@ -145,7 +175,7 @@ function summarise(written: Map<string, number>, stored: Map<string, number>, a:
     stagesMs: {
       "line written → A's fail2ban banned (A's file watcher)": stats(lineToABan),
       "A banned → row stored (fail2ban's action thread, add2db)": stats(aBanToStored),
-      "row stored → B/C banned (wake-up or tick, poll, hand-over)": stats(storedToBan),
+      'row stored → B/C banned (wake-up or tick, poll, hand-over)': stats(storedToBan),
     },
     pollsThatDidWork: polls.length,
     pollMsMedian: round(median(polls.map((p) => p.ms)), 0),
@@ -154,7 +184,9 @@ function summarise(written: Map<string, number>, stored: Map<string, number>, a:
 
 function countBans(logFile: string, ip: string): number {
   try {
-    return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.endsWith(`[${SHARED}] Ban ${ip}`)).length
+    return readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.endsWith(`[${SHARED}] Ban ${ip}`)).length
   } catch {
     return 0
   }
@@ -179,7 +211,13 @@ async function clientCost(server: Fail2banServer) {
     socket.push(performance.now() - t)
   }
   await time(['set', SHARED, 'unbanip', ...Array.from({ length: 15 }, (_, i) => [`198.18.255.${i + 1}`, `198.18.254.${i + 1}`]).flat()])
-  return { banipMsMedian: round(median(ban), 0), banipMsMax: round(Math.max(...ban), 0), pingMsMedian: round(median(ping), 0), socketBanipMsMedian: round(median(socket), 1), socketBanipMsMax: round(Math.max(...socket), 1) }
+  return {
+    banipMsMedian: round(median(ban), 0),
+    banipMsMax: round(Math.max(...ban), 0),
+    pingMsMedian: round(median(ping), 0),
+    socketBanipMsMedian: round(median(socket), 1),
+    socketBanipMsMax: round(Math.max(...socket), 1),
+  }
 }
 
 async function waitForOutput(d: ReturnType<typeof startDaemon>, text: string): Promise<void> {

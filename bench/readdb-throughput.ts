@@ -66,7 +66,13 @@ export async function readdbThroughput(dialect: Dialect, dir: string, o: { bans:
     const reporter = await registerHost(central.db, central.adapter, 'bench-reporter', null)
     const hostC = await registerHost(central.db, central.adapter, 'bench-c', null)
     await registerHost(central.db, central.adapter, 'bench-d', null)
-    const cfgC = writeHostConfig({ dir, name: 'bench-c', dbUrl: db.url, sharedLog: c.path('shared.log'), fail2ban: { client: c.clientArgv(), database: c.dbFile, sharedJail: SHARED } })
+    const cfgC = writeHostConfig({
+      dir,
+      name: 'bench-c',
+      dbUrl: db.url,
+      sharedLog: c.path('shared.log'),
+      fail2ban: { client: c.clientArgv(), database: c.dbFile, sharedJail: SHARED },
+    })
     const cfgD = writeHostConfig({ dir, name: 'bench-d', dbUrl: db.url, fail2ban: { database: stateD } })
     const set = Array.from({ length: o.bans }, (_, i) => `100.${octet}.${i >> 8}.${i & 255}`)
     octet++
@@ -95,7 +101,13 @@ export async function readdbThroughput(dialect: Dialect, dir: string, o: { bans:
     const r = await freshRound(`r${i}`)
     const rc = await runReaddb(r.cfgC, 'C')
     const banned = await waitAllBanned(c, r.set, 90_000)
-    withF2b.push({ wallMs: rc.wallMs, pollMs: rc.pollMs, peakRssMb: rc.peakRssMb, allBannedFromStartMs: banned.last - rc.startedAt, allBannedFromExitMs: banned.last - rc.exitedAt })
+    withF2b.push({
+      wallMs: rc.wallMs,
+      pollMs: rc.pollMs,
+      peakRssMb: rc.peakRssMb,
+      allBannedFromStartMs: banned.last - rc.startedAt,
+      allBannedFromExitMs: banned.last - rc.exitedAt,
+    })
     const rd = await runReaddb(r.cfgD, 'D')
     alone.push({ wallMs: rd.wallMs, pollMs: rd.pollMs, peakRssMb: rd.peakRssMb })
     await r.done()

@@ -25,7 +25,9 @@ const mqttDir = dirname(dirname(createRequire(import.meta.url).resolve('mqtt')))
 const mqttTransportsOut = {
   name: 'mqtt-transports-out',
   setup(build) {
-    build.onResolve({ filter: /^\.\/(ws|socks|wx|ali)$/ }, (args) => (args.importer.startsWith(join(mqttDir, 'build', 'lib', 'connect') + sep) ? { path: resolve('scripts/shims/mqtt-transports.cjs') } : undefined))
+    build.onResolve({ filter: /^\.\/(ws|socks|wx|ali)$/ }, (args) =>
+      args.importer.startsWith(join(mqttDir, 'build', 'lib', 'connect') + sep) ? { path: resolve('scripts/shims/mqtt-transports.cjs') } : undefined,
+    )
   },
 }
 
@@ -35,7 +37,9 @@ const mqttTransportsOut = {
 const add2dbMqttApart = {
   name: 'add2db-mqtt-apart',
   setup(build) {
-    build.onResolve({ filter: /^\.\/mqtt-notifier\.js$/ }, (args) => (args.importer.endsWith(join('notify', 'notifier.ts')) ? { path: 'add2db-mqtt', namespace: 'add2db-mqtt' } : undefined))
+    build.onResolve({ filter: /^\.\/mqtt-notifier\.js$/ }, (args) =>
+      args.importer.endsWith(join('notify', 'notifier.ts')) ? { path: 'add2db-mqtt', namespace: 'add2db-mqtt' } : undefined,
+    )
     // A require (the launcher's, relative to dist/), not an import(): node:vm has no import() callback.
     build.onLoad({ filter: /.*/, namespace: 'add2db-mqtt' }, () => ({ contents: "module.exports = require('./add2db-mqtt.cjs')", loader: 'js' }))
     build.onResolve({ filter: /^\.\/add2db-mqtt\.cjs$/ }, () => ({ path: './add2db-mqtt.cjs', external: true }))
@@ -57,7 +61,12 @@ const programs = [
 ]
 
 const builds = [
-  ...programs.map((p) => ({ ...p, entryPoints: Object.fromEntries(Object.entries(p.entries).map(([bin, src]) => [bin, `packages/${p.pkg}/src/${src}.ts`])), meta: 'meta.json', fresh: true })),
+  ...programs.map((p) => ({
+    ...p,
+    entryPoints: Object.fromEntries(Object.entries(p.entries).map(([bin, src]) => [bin, `packages/${p.pkg}/src/${src}.ts`])),
+    meta: 'meta.json',
+    fresh: true,
+  })),
   { pkg: 'add2db', entryPoints: { 'add2db-mqtt': 'packages/core/src/notify/mqtt-notifier.ts' }, format: 'cjs', meta: 'meta-mqtt.json', fresh: false },
 ]
 

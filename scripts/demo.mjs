@@ -26,9 +26,24 @@ if (process.argv[2] === 'status' && process.argv.length === 3) console.log('Stat
 )
 
 function run(program, args, label) {
-  console.log(`$ ${label ?? program.split('/').pop().replace(/\.c?js$/, '')} ${args.join(' ')}`)
+  console.log(
+    `$ ${
+      label ??
+      program
+        .split('/')
+        .pop()
+        .replace(/\.c?js$/, '')
+    } ${args.join(' ')}`,
+  )
   const out = execFileSync(process.execPath, [program, ...args], { encoding: 'utf8' })
-  if (out.trim()) console.log(out.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'))
+  if (out.trim())
+    console.log(
+      out
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    )
 }
 
 function configFor(host) {
@@ -82,7 +97,15 @@ for (const h of hosts) {
     text = readFileSync(cfg[h].sharedLog, 'utf8')
   } catch {}
   console.log(`${h}:`)
-  console.log(text.trim() ? text.trimEnd().split('\n').map((l) => `  ${l}`).join('\n') : '  (nothing: it reported or already held everything)')
+  console.log(
+    text.trim()
+      ? text
+          .trimEnd()
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n')
+      : '  (nothing: it reported or already held everything)',
+  )
 }
 
 console.log('\n# the audit view, as an operator would query it:')

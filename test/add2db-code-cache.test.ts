@@ -88,7 +88,7 @@ describe('add2db code cache', () => {
     expect(statSync(cache).ino).toBe(now.ino)
   })
 
-  it('is kept when only the bundle\'s time changes (a touch, a copy that does not keep times)', async () => {
+  it("is kept when only the bundle's time changes (a touch, a copy that does not keep times)", async () => {
     await expectHelpWorks()
     const old = statSync(cache)
     const later = new Date(old.mtimeMs + 60_000)
@@ -130,7 +130,7 @@ describe('add2db code cache', () => {
 
 // The one-shot readdb (cron, the timer) starts through the same cache.
 describe('readdb code cache', () => {
-  it('is written by readdb\'s first run that exits 0 and used by the next', async () => {
+  it("is written by readdb's first run that exits 0 and used by the next", async () => {
     const pkg = join(dir, 'readdb')
     mkdirSync(join(pkg, 'bin'), { recursive: true })
     mkdirSync(join(pkg, 'dist'))

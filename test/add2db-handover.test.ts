@@ -62,13 +62,19 @@ async function stopHostDaemon(h: Host): Promise<void> {
   if (code === 'hung') d.child.kill('SIGKILL')
 }
 
-const add2db = (h: Host, ip: string, more: string[] = [], bin = BIN.add2db) => runProgram(bin, ['--config', h.config, '--jail', 'sshd', '--ip', ip, '--port', 'ssh', ...more], { env: h.env })
+const add2db = (h: Host, ip: string, more: string[] = [], bin = BIN.add2db) =>
+  runProgram(bin, ['--config', h.config, '--jail', 'sshd', '--ip', ip, '--port', 'ssh', ...more], { env: h.env })
 
 async function bansOf(h: Host, ip: string): Promise<{ id: number; report_key: string | null; bantime: number }[]> {
-  return (await h.central.db.selectFrom('bans').select(['id', 'report_key', 'bantime']).where('ip', '=', ip).execute()) as { id: number; report_key: string | null; bantime: number }[]
+  return (await h.central.db.selectFrom('bans').select(['id', 'report_key', 'bantime']).where('ip', '=', ip).execute()) as {
+    id: number
+    report_key: string | null
+    bantime: number
+  }[]
 }
 
-const storedByDaemon = (h: Host, ip: string): boolean => (h.daemon?.output() ?? '').split('\n').some((l) => l.includes('"msg":"stored a ban from add2db"') && l.includes(`"ip":"${ip}"`))
+const storedByDaemon = (h: Host, ip: string): boolean =>
+  (h.daemon?.output() ?? '').split('\n').some((l) => l.includes('"msg":"stored a ban from add2db"') && l.includes(`"ip":"${ip}"`))
 
 /**
  * add2db through the daemon, for the tests that need that path taken. add2db gives the daemon
@@ -161,7 +167,9 @@ describe.each(dialects())('%s: add2db hands its report to the local daemon', (di
     expect(allowed).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.7 is allowlisted (config); not reported\n' })
     expect(storedByDaemon(h, '198.51.100.7')).toBe(false)
     expect(await bansOf(h, '198.51.100.7')).toHaveLength(0)
-    const alone = await runProgram(BIN.add2db, ['--config', h.config, '--jail', 'sshd', '--ip', '198.51.100.7', '--port', 'ssh'], { env: { F2B_CENTRAL_SOCKET_DIR: join(h.tdb.dir, 'none') } })
+    const alone = await runProgram(BIN.add2db, ['--config', h.config, '--jail', 'sshd', '--ip', '198.51.100.7', '--port', 'ssh'], {
+      env: { F2B_CENTRAL_SOCKET_DIR: join(h.tdb.dir, 'none') },
+    })
     expect(alone.stderr).toBe(allowed.stderr)
     expect(await add2db(h, '192.0.2.300')).toMatchObject({ code: 2, stderr: 'add2db: invalid ip "192.0.2.300": not an IPv4 or IPv6 address\n' })
     expect((await runProgram(BIN.add2db, ['--help'], { env: h.env })).stdout).toMatch(/^usage: add2db/)
@@ -241,7 +249,7 @@ describe.each(dialects())('%s: add2db hands its report to the local daemon', (di
 })
 
 describe.runIf(dialects().includes('mysql'))('mysql: add2db through the daemon while the database is down', () => {
-  it('the daemon keeps the ban in the spool (fsync\'d) and add2db says so, exit 0; the next hand-over after the outage ships it, each ban once', async () => {
+  it("the daemon keeps the ban in the spool (fsync'd) and add2db says so, exit 0; the next hand-over after the outage ships it, each ban once", async () => {
     const host = await startProxiedHost('web-1', { readdb: { schedule: '0 0 * * * *' } })
     const h: Host = { tdb: host.tdb, central: host.central, config: host.config, socketDir: join(host.tdb.dir, 'run'), env: { F2B_CENTRAL_SOCKET_DIR: join(host.tdb.dir, 'run') } }
     try {
@@ -270,7 +278,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: add2db through the daemon w
   })
 })
 
-describe('the daemon\'s socket against hostile local clients', () => {
+describe("the daemon's socket against hostile local clients", () => {
   let h: Host
   let socket: string
   beforeAll(async () => {
@@ -304,7 +312,12 @@ describe('the daemon\'s socket against hostile local clients', () => {
   })
 
   it('an invalid ban is re-validated by the daemon and refused, whatever add2db would have checked', async () => {
-    for (const ban of [{ ip: '999.1.1.1', jail: 'sshd' }, { ip: '192.0.2.22', jail: 'ssh d;DROP' }, { ip: '192.0.2.22', jail: 'sshd', bantime: '1e9x' }, { ip: ['192.0.2.22'], jail: 'sshd' }]) {
+    for (const ban of [
+      { ip: '999.1.1.1', jail: 'sshd' },
+      { ip: '192.0.2.22', jail: 'ssh d;DROP' },
+      { ip: '192.0.2.22', jail: 'sshd', bantime: '1e9x' },
+      { ip: ['192.0.2.22'], jail: 'sshd' },
+    ]) {
       const r = await rawClient(socket, (s) => s.write(requestFor(h, ban)))
       expect(JSON.parse(r.lines[0] ?? '{}')).toHaveProperty('refused')
     }
@@ -352,7 +365,9 @@ describe('the daemon\'s socket against hostile local clients', () => {
     const tryAsNobody = () =>
       new Promise<string>((resolve) => {
         const code = `require('node:net').connect(${JSON.stringify(socket)}).on('connect',()=>{console.log('CONNECTED');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})`
-        execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e', code], (err, stdout, stderr) => resolve(err ? `failed: ${stderr}` : stdout.trim()))
+        execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e', code], (err, stdout, stderr) =>
+          resolve(err ? `failed: ${stderr}` : stdout.trim()),
+        )
       })
     expect(await tryAsNobody()).toBe('EACCES')
     chmodSync(h.socketDir, 0o755)

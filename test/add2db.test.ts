@@ -13,7 +13,15 @@ describe.each(dialects())('%s: add2db', (dialect) => {
   let central: CentralDb
   let config: string
   const add2db = (...args: string[]) => runProgram(BIN.add2db, ['--config', config, ...args])
-  const banCount = async () => Number((await central.db.selectFrom('bans').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
+  const banCount = async () =>
+    Number(
+      (
+        await central.db
+          .selectFrom('bans')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
 
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
@@ -25,14 +33,14 @@ describe.each(dialects())('%s: add2db', (dialect) => {
     await tdb?.drop()
   })
 
-  it('stores a ban and the reporter\'s status 1, silently, exit 0', async () => {
+  it("stores a ban and the reporter's status 1, silently, exit 0", async () => {
     const r = await add2db('--jail', 'sshd', '--ip', '2001:DB8::0:5', '--protocol', 'tcp', '--port', 'ssh', '--bantime', '600')
     expect(r).toMatchObject({ code: 0, stdout: '', stderr: '' })
     const row = await central.db.selectFrom('ban_host_status').selectAll().where('ip', '=', '2001:db8::5').executeTakeFirstOrThrow()
     expect(row).toMatchObject({ jail: 'sshd', protocol: 'tcp', port: 'ssh', added_by: 'web-1', host: 'web-1', status: BanStatus.Added })
   })
 
-  it('takes the old add2db.py flags, and the config\'s default ban time', async () => {
+  it("takes the old add2db.py flags, and the config's default ban time", async () => {
     const r = await add2db('-j', 'postfix', '-pr', 'tcp', '-p', 'smtp,465,submission', '-i', '198.51.100.40')
     expect(r.code).toBe(0)
     const ban = await central.db.selectFrom('bans').selectAll().where('ip', '=', '198.51.100.40').executeTakeFirstOrThrow()
@@ -78,7 +86,9 @@ describe.each(dialects())('%s: add2db', (dialect) => {
       const cfg = writeOperatorConfig({ dir: other.dir, name: 'web-2', dbUrl: other.url })
       const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.9'])
       expect(r.code).toBe(1)
-      expect(r.stderr).toMatch(/^add2db: error: ban kept in the local spool \(.*web-2-spool\/.*\.ban\.json\): the database has no f2b-central schema \(run `f2b-central migrate` first\); the next add2db or readdb that reaches the database ships it\n$/)
+      expect(r.stderr).toMatch(
+        /^add2db: error: ban kept in the local spool \(.*web-2-spool\/.*\.ban\.json\): the database has no f2b-central schema \(run `f2b-central migrate` first\); the next add2db or readdb that reaches the database ships it\n$/,
+      )
       expect(readdirSync(join(other.dir, 'web-2-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
     } finally {
       await other.drop()
@@ -107,22 +117,30 @@ describe.each(dialects())('%s: add2db', (dialect) => {
   })
 
   // The fuzz corpus's hardest cases through the real binary: 0 with a canonical stored ban, or 2 with nothing.
-  it.each(['::ffff:192.0.2.44', '2001:DB8:0:0:0:0:0:44', '192.0.2.044', '１９２.0.2.44', 'fe80::44%eth0', '192.0.2.44\n', '\u202e192.0.2.44', 'x'.repeat(100_000), '3221225516', '0x7f.0.0.1'])(
-    'add2db --ip %j: stored canonical (0) or refused (2)',
-    async (ip) => {
-      const before = await banCount()
-      const r = await add2db('--jail', 'sshd', '--ip', ip)
-      expect([0, 2]).toContain(r.code)
-      if (r.code === 2) {
-        expect(await banCount()).toBe(before)
-        expect(r.stderr.length).toBeLessThan(400)
-      } else {
-        const last = await central.db.selectFrom('bans').select('ip').orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow()
-        expect(last.ip).toMatch(/^(192\.0\.2\.44|2001:db8::44)$/)
-        expect(await banCount()).toBe(before + 1)
-      }
-    },
-  )
+  it.each([
+    '::ffff:192.0.2.44',
+    '2001:DB8:0:0:0:0:0:44',
+    '192.0.2.044',
+    '１９２.0.2.44',
+    'fe80::44%eth0',
+    '192.0.2.44\n',
+    '\u202e192.0.2.44',
+    'x'.repeat(100_000),
+    '3221225516',
+    '0x7f.0.0.1',
+  ])('add2db --ip %j: stored canonical (0) or refused (2)', async (ip) => {
+    const before = await banCount()
+    const r = await add2db('--jail', 'sshd', '--ip', ip)
+    expect([0, 2]).toContain(r.code)
+    if (r.code === 2) {
+      expect(await banCount()).toBe(before)
+      expect(r.stderr.length).toBeLessThan(400)
+    } else {
+      const last = await central.db.selectFrom('bans').select('ip').orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow()
+      expect(last.ip).toMatch(/^(192\.0\.2\.44|2001:db8::44)$/)
+      expect(await banCount()).toBe(before + 1)
+    }
+  })
 
   it('stores every ban when many run at once', async () => {
     const before = await banCount()
@@ -173,7 +191,9 @@ describe('add2db never hangs fail2ban', () => {
       const r = await runProgram(BIN.add2db, ['--config', cfg, '--jail', 'sshd', '--ip', '192.0.2.7'], { timeoutMs: 20_000 })
       expect(r.code).toBe(0)
       // Each server gets a third of the deadline to connect: all three are tried, and fail2ban waits 3 s, not 9.
-      expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): .*(no answer within 3 s|no server of 3 answered: (127\.0\.0\.1:\d+: connect ETIMEDOUT(; )?){3})/)
+      expect(r.stderr).toMatch(
+        /^add2db: warning: ban kept in the local spool \(.*\): .*(no answer within 3 s|no server of 3 answered: (127\.0\.0\.1:\d+: connect ETIMEDOUT(; )?){3})/,
+      )
       expect(sockets).toHaveLength(3)
       expect(readdirSync(join(tdb.dir, 'web-7-spool')).filter((n) => n.endsWith('.ban.json'))).toHaveLength(1)
     } finally {

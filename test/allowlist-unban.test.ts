@@ -36,7 +36,8 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
       name: `unban-${dialect}`,
       shippedFiles: true,
       // `local` stands for one of the host's own jails (sshd …) holding an address too.
-      jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n[local]\nenabled = true\nfilter = f2b-central\nlogpath = ${join(dir, 'local.log')}\n`,
+      jails: (dir) =>
+        `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n[local]\nenabled = true\nfilter = f2b-central\nlogpath = ${join(dir, 'local.log')}\n`,
       beforeStart: (s) => {
         writeFileSync(s.path('shared.log'), '')
         writeFileSync(s.path('local.log'), '')
@@ -160,13 +161,23 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await f2b.bannedIps(SHARED)).toContain(ip)
 
     // The second runs out now, after the mark.
-    await central.db.updateTable('bans').set({ expires_at: at(0) }).where('id', '=', second).execute()
+    await central.db
+      .updateTable('bans')
+      .set({ expires_at: at(0) })
+      .where('id', '=', second)
+      .execute()
     expect((await readdb()).stdout).toMatch(/"endedLocally":1\b/)
     expect(await f2b.bannedIps(SHARED)).not.toContain(ip)
   })
 
   it('with fail2ban.unbanAllJails an unban also takes the address out of every local jail', async () => {
-    const all = writeHostConfig({ dir: tdb.dir, name: 'db-3', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true } })
+    const all = writeHostConfig({
+      dir: tdb.dir,
+      name: 'db-3',
+      dbUrl: tdb.url,
+      sharedLog: f2b.path('shared.log'),
+      fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true },
+    })
     const ip = '203.0.113.41'
     expect((await add2db(ip)).code).toBe(0)
     expect((await runProgram(BIN.readdb, ['--config', all])).code).toBe(0)
@@ -178,7 +189,13 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
   })
 
   it("with fail2ban.unbanAllJails, a fleet ban that runs out leaves the shared jail only: the host's own ban in another jail stays (issue 11, point 9)", async () => {
-    const all = writeHostConfig({ dir: tdb.dir, name: 'db-4', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true } })
+    const all = writeHostConfig({
+      dir: tdb.dir,
+      name: 'db-4',
+      dbUrl: tdb.url,
+      sharedLog: f2b.path('shared.log'),
+      fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED, unbanAllJails: true },
+    })
     const ip = '203.0.113.44'
     expect((await runProgram(BIN.readdb, ['--config', all])).code).toBe(0)
     expect((await add2db(ip)).code).toBe(0)
@@ -193,7 +210,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await f2b.bannedIps('local')).toContain(ip)
   })
 
-  it('allowlist: never applied (6), including a ban stored before the entry; the config\'s own list is honoured', async () => {
+  it("allowlist: never applied (6), including a ban stored before the entry; the config's own list is honoured", async () => {
     const before = await insertBan(central, 'web-2', null, report('198.51.100.70'))
     expect((await cli('allow', 'add', '198.51.100.64/26', '--reason', 'office')).stdout).toBe('198.51.100.64/26: added to the allowlist\n')
     expect((await cli('allow', 'add', '198.51.100.64/26')).stdout).toBe('198.51.100.64/26: already in the allowlist\n')
@@ -211,9 +228,11 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(before).toBeGreaterThan(0)
   })
 
-  it('fleet members\' own addresses: registered by their readdb, never reported or applied by hosts that allow fleet addresses', async () => {
+  it("fleet members' own addresses: registered by their readdb, never reported or applied by hosts that allow fleet addresses", async () => {
     // This host's readdb registered its own addresses when it first polled.
-    const registered = (await central.db.selectFrom('host_addresses').innerJoin('hosts', 'hosts.id', 'host_addresses.host_id').select('address').where('hosts.name', '=', 'db-1').execute()).map((r) => r.address)
+    const registered = (
+      await central.db.selectFrom('host_addresses').innerJoin('hosts', 'hosts.id', 'host_addresses.host_id').select('address').where('hosts.name', '=', 'db-1').execute()
+    ).map((r) => r.address)
     expect(new Set(registered)).toEqual(new Set(ownAddresses().map((a) => a.address)))
     // Another fleet member, web-9, registers 198.51.100.250 as its own.
     const web9 = await registerHost(central.db, central.adapter, 'web-9', null)
@@ -222,13 +241,17 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect(await add2db('198.51.100.250')).toMatchObject({ code: 0, stderr: 'add2db: 198.51.100.250 is allowlisted (central allowlist); not reported\n' })
     const planted = await insertBan(central, 'web-2', null, report('198.51.100.250'))
     expect(JSON.parse((await readdb()).stdout)).toMatchObject({ allowlisted: 1, linesWritten: 0 })
-    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-1').executeTakeFirstOrThrow()).status).toBe(BanStatus.Allowlisted)
+    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-1').executeTakeFirstOrThrow()).status).toBe(
+      BanStatus.Allowlisted,
+    )
     // A host whose config turns it off applies it like any other ban.
     const f2bDb = join(tdb.dir, 'db-2-fail2ban.sqlite3')
     createFail2banStateDb(f2bDb)
     const db2 = writeHostConfig({ dir: tdb.dir, name: 'db-2', dbUrl: tdb.url, fail2ban: { database: f2bDb }, extra: { host: { name: 'db-2', allowFleetAddresses: false } } })
     expect((await runProgram(BIN.readdb, ['--config', db2])).code).toBe(0)
-    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-2').executeTakeFirstOrThrow()).status).toBe(BanStatus.Added)
+    expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', planted).where('host', '=', 'db-2').executeTakeFirstOrThrow()).status).toBe(
+      BanStatus.Added,
+    )
   })
 
   it('host.neverBan: never reported by add2db (exit 0, says why), never applied by readdb (6)', async () => {
@@ -239,15 +262,23 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     // A guarded host skips a row naming it, whoever reported it.
     const f2bDb = join(tdb.dir, 'web-g-fail2ban.sqlite3')
     createFail2banStateDb(f2bDb)
-    const poller = writeHostConfig({ dir: tdb.dir, name: 'web-g', dbUrl: tdb.url, fail2ban: { database: f2bDb }, extra: { host: { name: 'web-g', neverBan: ['198.51.100.53', '2001:db8:53::/48'] } } })
+    const poller = writeHostConfig({
+      dir: tdb.dir,
+      name: 'web-g',
+      dbUrl: tdb.url,
+      fail2ban: { database: f2bDb },
+      extra: { host: { name: 'web-g', neverBan: ['198.51.100.53', '2001:db8:53::/48'] } },
+    })
     const planted = [await insertBan(central, 'web-2', null, report('198.51.100.53')), await insertBan(central, 'web-2', null, report('2001:db8:53::1'))]
     expect((await runProgram(BIN.readdb, ['--config', poller])).code).toBe(0)
     for (const id of planted) {
-      expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'web-g').executeTakeFirstOrThrow()).status).toBe(BanStatus.Allowlisted)
+      expect((await central.db.selectFrom('ban_host_status').select('status').where('ban_id', '=', id).where('host', '=', 'web-g').executeTakeFirstOrThrow()).status).toBe(
+        BanStatus.Allowlisted,
+      )
     }
   })
 
-  it('flood limit: past it a host\'s reports are stored held, never lost; other hosts apply them only once released', async () => {
+  it("flood limit: past it a host's reports are stored held, never lost; other hosts apply them only once released", async () => {
     expect((await cli('bans', 'limit', '3')).stdout).toMatch(/flood limit: 3 bans a minute per host/)
     try {
       const flooder = writeHostConfig({ dir: tdb.dir, name: 'flood-1', dbUrl: tdb.url })

@@ -107,8 +107,12 @@ async function seed(central: CentralDb): Promise<void> {
   const h = { web1: await host('web-1', at(0)), web2: await host('web-2', at(0), 7), web3: await host('web-3', at(0)), old1: await host('old-1', '2020-01-01 00:00:00.000') }
   const ban = async (ip: string, jail: string, reporter: number, created: string, expires: string | null) =>
     Number(
-      (await db.insertInto('bans').values({ ip, jail, protocol: 'tcp', port: 'ssh', reporter_id: reporter, bantime: expires === null ? -1 : 3600, created_at: created, expires_at: expires }).executeTakeFirstOrThrow())
-        .insertId,
+      (
+        await db
+          .insertInto('bans')
+          .values({ ip, jail, protocol: 'tcp', port: 'ssh', reporter_id: reporter, bantime: expires === null ? -1 : 3600, created_at: created, expires_at: expires })
+          .executeTakeFirstOrThrow()
+      ).insertId,
     )
   const status = (banId: number, hostId: number, s: number, updated: string, error: string | null = null) =>
     db.insertInto('ban_status').values({ ban_id: banId, host_id: hostId, status: s, updated_at: updated, error }).execute()
@@ -123,7 +127,11 @@ async function seed(central: CentralDb): Promise<void> {
   await status(b2, h.web1, 1, T('2 09:00:30'))
   await status(b2, h.web3, 3, T('2 09:01:00'), ERR_LOG)
   // Held past web-2's flood limit, then applied anyway (released): only query 13 reads held_at.
-  await db.updateTable('bans').set({ held_at: T('2 09:00:05') }).where('id', '=', b2).execute()
+  await db
+    .updateTable('bans')
+    .set({ held_at: T('2 09:00:05') })
+    .where('id', '=', b2)
+    .execute()
   const b3 = await ban('198.51.100.9', 'nginx', h.web1, T('2 12:00:00'), T('3 12:00:00'))
   await status(b3, h.web1, 1, T('2 12:00:00'))
   await status(b3, h.web2, 5, T('4 00:00:00'))
@@ -133,7 +141,11 @@ async function seed(central: CentralDb): Promise<void> {
   await status(b4, h.web1, 1, T('2 13:02:00'))
   await status(b4, h.web2, 0, T('2 13:00:05'))
   const b5 = await ban('192.0.2.10', 'recidive', h.web1, T('3 08:00:00'), future)
-  await db.updateTable('bans').set({ revoked_at: T('3 09:00:00'), revoked_by: 'operator@ops' }).where('id', '=', b5).execute()
+  await db
+    .updateTable('bans')
+    .set({ revoked_at: T('3 09:00:00'), revoked_by: 'operator@ops' })
+    .where('id', '=', b5)
+    .execute()
   await status(b5, h.web1, 4, T('3 09:00:10'))
   await status(b5, h.web2, 4, T('3 09:00:20'))
 }
@@ -151,7 +163,9 @@ describe('docs/auditing.md', () => {
     expect(sections).toEqual(Object.keys(EXPECTED).map(Number))
     expect(BLOCKS.every((b) => b.section > 0)).toBe(true)
     for (const s of sections) {
-      const kinds = BLOCKS.filter((b) => b.section === s).map((b) => b.dialect).sort()
+      const kinds = BLOCKS.filter((b) => b.section === s)
+        .map((b) => b.dialect)
+        .sort()
       expect([['both'], ['mysql', 'sqlite']], `section ${s}`).toContainEqual(kinds)
     }
   })

@@ -82,17 +82,42 @@ describe.each(dialects())('%s: f2b-central bans', (dialect) => {
   // Run side by side: each case is a program start.
   it('filters: address, networks, jail, reporter, since/until', async () => {
     const cases: [string[], string[]][] = [
-      [['--ip', '203.0.113.0/24'], ['203.0.113.8', '203.0.113.7']],
+      [
+        ['--ip', '203.0.113.0/24'],
+        ['203.0.113.8', '203.0.113.7'],
+      ],
       [['--ip', '203.0.113.8/32'], ['203.0.113.8']],
-      [['--ip', '0.0.0.0/0'], ['198.51.100.20', '203.0.113.8', '203.0.113.7']],
+      [
+        ['--ip', '0.0.0.0/0'],
+        ['198.51.100.20', '203.0.113.8', '203.0.113.7'],
+      ],
       [['--ip', '2001:db8::/48'], ['2001:db8::5']],
-      [['--ip', '2001:db8::/32'], ['2001:db8:1::9', '2001:db8::5']],
+      [
+        ['--ip', '2001:db8::/32'],
+        ['2001:db8:1::9', '2001:db8::5'],
+      ],
       [['--ip', '2001:DB8::5'], ['2001:db8::5']],
       [['--jail', 'nginx'], ['198.51.100.20']],
-      [['--host', 'web-3'], ['2001:db8:1::9', '2001:db8::5']],
-      [['--since', '15m'], [HOSTILE, '2001:db8:1::9', '2001:db8::5', '198.51.100.20']],
+      [
+        ['--host', 'web-3'],
+        ['2001:db8:1::9', '2001:db8::5'],
+      ],
+      [
+        ['--since', '15m'],
+        [HOSTILE, '2001:db8:1::9', '2001:db8::5', '198.51.100.20'],
+      ],
       [['--until', '1h'], ['203.0.113.7']],
-      [['--since', toDbTime(new Date(Date.now() - 45 * MINUTE * 1000)).slice(0, 19).replace(' ', 'T') + 'Z', '--until', '7m'], ['198.51.100.20', '203.0.113.8']],
+      [
+        [
+          '--since',
+          toDbTime(new Date(Date.now() - 45 * MINUTE * 1000))
+            .slice(0, 19)
+            .replace(' ', 'T') + 'Z',
+          '--until',
+          '7m',
+        ],
+        ['198.51.100.20', '203.0.113.8'],
+      ],
       [['--jail', 'sshd', '--host', 'web-2'], ['203.0.113.8']],
       [['--ip', '192.0.2.0/24'], []],
     ]
@@ -125,7 +150,10 @@ describe.each(dialects())('%s: f2b-central bans', (dialect) => {
   })
 
   it('bans show --json, a revoked ban, and an address never banned', async () => {
-    const h = JSON.parse((await bans('show', '203.0.113.7', '--json')).stdout) as { ip: string; bans: { active: boolean; hosts: { host: string; status: number; statusName: string; error: string | null }[] }[] }
+    const h = JSON.parse((await bans('show', '203.0.113.7', '--json')).stdout) as {
+      ip: string
+      bans: { active: boolean; hosts: { host: string; status: number; statusName: string; error: string | null }[] }[]
+    }
     expect(h.ip).toBe('203.0.113.7')
     expect(h.bans.map((b) => b.active)).toEqual([false, true])
     expect(h.bans[1]!.hosts).toEqual([

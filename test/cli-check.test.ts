@@ -23,9 +23,11 @@ let good: Fail2banServer | undefined
 let broken: Fail2banServer | undefined
 
 beforeAll(async () => {
-  const touch = (...names: string[]) => (s: Fail2banServer) => {
-    for (const n of names) writeFileSync(s.path(n), '')
-  }
+  const touch =
+    (...names: string[]) =>
+    (s: Fail2banServer) => {
+      for (const n of names) writeFileSync(s.path(n), '')
+    }
   ;[good, broken] = await Promise.all([
     // As README "fail2ban files" sets a host up: the shipped files, the shared jail enabled in
     // a .local, and an ordinary jail reporting through the shipped action.
@@ -51,7 +53,8 @@ action = dummy-noop
       shippedFiles: true,
       filters: { 'test-auth': AUTH_FILTER },
       files: {
-        'jail.d/f2b-central.local': (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${dir}/other.log\nmaxretry = 3\nfilter = test-auth\naction = dummy-noop\n         f2b-central[add2db="/nonexistent/add2db"]\n`,
+        'jail.d/f2b-central.local': (dir) =>
+          `[${SHARED}]\nenabled = true\nlogpath = ${dir}/other.log\nmaxretry = 3\nfilter = test-auth\naction = dummy-noop\n         f2b-central[add2db="/nonexistent/add2db"]\n`,
       },
       jails: '',
       beforeStart: touch('shared.log', 'other.log'),
@@ -84,7 +87,9 @@ describe.each(dialects())('%s: f2b-central check on a good setup', (dialect) => 
     expect(r.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(new RegExp(`^OK {4}config: ${config} \\(host web-1, database (sqlite|mysql):.*\\)$`)),
       // A MySQL host logs in with its own account (test/setup/database-logins.ts), bound to it.
-      expect.stringMatching(dialect === 'mysql' ? /^OK {4}database: .* reachable, schema up to date, account \w+ speaks for this host$/ : /^OK {4}database: .* reachable, schema up to date$/),
+      expect.stringMatching(
+        dialect === 'mysql' ? /^OK {4}database: .* reachable, schema up to date, account \w+ speaks for this host$/ : /^OK {4}database: .* reachable, schema up to date$/,
+      ),
       expect.stringMatching(/^OK {4}fail2ban: fail2ban-client -c .* answers$/),
       `OK    shared jail: ${SHARED} is running`,
       `OK    shared log: ${SHARED} follows ${good!.path('shared.log')}`,
@@ -123,7 +128,11 @@ describe.concurrent('f2b-central check on a broken setup', () => {
     expect(by.config!.status).toBe('ok')
     expect(by.database).toMatchObject({ status: 'fail', detail: 'the database has no f2b-central schema', hint: 'run `f2b-central migrate` first' })
     expect(by.fail2ban!.status).toBe('ok')
-    expect(by['shared jail']).toMatchObject({ status: 'fail', detail: `${SHARED} bans after 3 lines, not at the first`, hint: `set maxretry = 1 for [${SHARED}] (the shipped jail.d file does)` })
+    expect(by['shared jail']).toMatchObject({
+      status: 'fail',
+      detail: `${SHARED} bans after 3 lines, not at the first`,
+      hint: `set maxretry = 1 for [${SHARED}] (the shipped jail.d file does)`,
+    })
     expect(by['shared log']).toMatchObject({ status: 'fail', detail: `${SHARED} follows ${broken!.path('other.log')}, not ${broken!.path('shared.log')} (fail2ban.sharedLog)` })
     expect(by.filter).toMatchObject({ status: 'fail', detail: `the filter of ${SHARED} does not match readdb's line for 192.0.2.123 and 2001:db8::123` })
     expect(by['reporting action']).toMatchObject({ status: 'fail', detail: `the shared jail ${SHARED} runs f2b-central: it would report every fleet ban back` })

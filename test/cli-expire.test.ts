@@ -54,7 +54,11 @@ describe.each(dialects())('%s: f2b-central expire', (dialect) => {
     expect(await statuses(bansOf.active!)).toEqual({ a: 0, b: 0, c: 0 })
     expect(await statuses(bansOf.permanent!)).toEqual({ a: 0, b: 0, c: 0 })
     expect(await statuses(bansOf.revoked!)).toEqual({ a: 0, b: 0, c: 0 })
-    const rows = await central.db.selectFrom('ban_status').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', BanStatus.Expired).executeTakeFirstOrThrow()
+    const rows = await central.db
+      .selectFrom('ban_status')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', BanStatus.Expired)
+      .executeTakeFirstOrThrow()
     expect(Number(rows.n)).toBe(77)
   })
 

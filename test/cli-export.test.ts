@@ -60,7 +60,11 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
     const r = await exportAs()
     expect(r.code).toBe(0)
     expect(r.stdout).toBe([...V4, ...V6].map((ip) => `${ip}\n`).join(''))
-    expect(r.stderr).toBe(`f2b-central: export: left out 4 stored values that are not a valid address: ${HOSTILE.map((h) => JSON.stringify(h)).sort().join(', ')}\n`.replace(/: (.*)\n$/, (_, list: string) => `: ${list}\n`))
+    expect(r.stderr).toBe(
+      `f2b-central: export: left out 4 stored values that are not a valid address: ${HOSTILE.map((h) => JSON.stringify(h))
+        .sort()
+        .join(', ')}\n`.replace(/: (.*)\n$/, (_, list: string) => `: ${list}\n`),
+    )
   })
 
   it('json: every address with its version and last expiry (null: permanent)', async () => {
@@ -96,7 +100,11 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
     // The remaining time, not the ban time: a day-long ban reported an hour ago has about 23 h left; the permanent one none.
     expect(Number(/add fleet-v4 192\.0\.2\.9 timeout (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(86400 - 120)
     expect(Number(/add fleet-v4 10\.0\.0\.0\/24 timeout (\d+)/.exec(r.stdout)?.[1])).toBeLessThanOrEqual(82800)
-    expect(r.stderr).toBe(`f2b-central: export: left out 3 stored values that are not a valid address or bannable network: ${HOSTILE_LEFT_OUT.map((h) => JSON.stringify(h)).sort().join(', ')}\n`)
+    expect(r.stderr).toBe(
+      `f2b-central: export: left out 3 stored values that are not a valid address or bannable network: ${HOSTILE_LEFT_OUT.map((h) => JSON.stringify(h))
+        .sort()
+        .join(', ')}\n`,
+    )
   })
 
   it('nft: the `nft -f` script of the firewall mode: table, interval+timeout sets, the input chain, flushed sets, elements with timeouts', async () => {
@@ -147,7 +155,12 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
       writeFileSync(file, (await exportAs('--format', 'ipset')).stdout)
       for (let i = 0; i < 2; i++) expect(await inNs('ipset', '-exist', '-file', file, 'restore')).toMatchObject({ code: 0, stderr: '' })
       const saved = (await inNs('ipset', 'save')).stdout
-      const members = (set: string) => saved.split('\n').filter((l) => l.startsWith(`add ${set} `)).map((l) => l.split(' ')[2]).sort()
+      const members = (set: string) =>
+        saved
+          .split('\n')
+          .filter((l) => l.startsWith(`add ${set} `))
+          .map((l) => l.split(' ')[2])
+          .sort()
       expect(members('f2b-central-v4')).toEqual(['10.0.0.0/24', ...V4].sort())
       expect(members('f2b-central-v6')).toEqual([...V6].sort())
       expect(saved).toMatch(/^create f2b-central-v4 hash:net family inet .*timeout 0/m)

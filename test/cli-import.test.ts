@@ -142,7 +142,7 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
     expect(r.stderr).toBe(`f2b-central: import: cannot read ${join(tdb.dir, 'missing.txt')}: ENOENT\n`)
   })
 
-  describe.skipIf(!inject('mysqlAvailable'))('--legacy from the old scripts\' MySQL table', () => {
+  describe.skipIf(!inject('mysqlAvailable'))("--legacy from the old scripts' MySQL table", () => {
     let legacy: Awaited<ReturnType<typeof createMysqlDatabase>>
     let passwordFile: string
     const created = { a: ago(30), b: ago(3), c: ago(1) }
@@ -216,7 +216,17 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
       expect(rows.map((b) => fromDbTime(b.created_at).getTime())).toEqual([created.a, created.b, created.c].map((d) => d.getTime()))
       for (const b of rows) expect(fromDbTime(b.expires_at!).getTime() - fromDbTime(b.created_at).getTime()).toBe(25 * DAY * 1000)
 
-      const statuses = await central.db.selectFrom('ban_host_status').select(['ip', 'host', 'status', 'error']).where('ban_id', 'in', rows.map((b) => b.id)).orderBy('ip').orderBy('host').execute()
+      const statuses = await central.db
+        .selectFrom('ban_host_status')
+        .select(['ip', 'host', 'status', 'error'])
+        .where(
+          'ban_id',
+          'in',
+          rows.map((b) => b.id),
+        )
+        .orderBy('ip')
+        .orderBy('host')
+        .execute()
       const by = Object.fromEntries(statuses.filter((s) => s.host !== 'ops' && s.host !== 'edge-1').map((s) => [`${s.ip} ${s.host}`, Number(s.status)]))
       expect(by).toEqual({
         '198.51.100.11 db.1': 1,
@@ -255,7 +265,11 @@ describe.each(dialects())('%s: f2b-central import', (dialect) => {
       writeFileSync(loose, 'secret\n', { mode: 0o640 })
       chmodSync(loose, 0o640)
       const r = await run(['--legacy', '--from', withoutPassword(legacy.url), '--password-file', loose])
-      expect(r).toMatchObject({ code: 1, stdout: '', stderr: `f2b-central: password file ${loose} is accessible to other users (mode 640); refusing to use it (chmod 600 ${loose})\n` })
+      expect(r).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: `f2b-central: password file ${loose} is accessible to other users (mode 640); refusing to use it (chmod 600 ${loose})\n`,
+      })
     })
   })
 })
@@ -275,7 +289,9 @@ describe.concurrent('f2b-central import never takes a password on its command li
     expect(r.code, r.stderr).toBe(2)
     expect(r.stdout).toBe('')
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
-    expect(r.stderr).toContain(`f2b-central: import: invalid --from ${JSON.stringify(shown)}: a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE`)
+    expect(r.stderr).toContain(
+      `f2b-central: import: invalid --from ${JSON.stringify(shown)}: a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE`,
+    )
     expect(r.stderr).not.toMatch(/s3|cr%zz/)
   })
 

@@ -16,7 +16,15 @@ describe.each(dialects())('%s: f2b-central purge', (dialect) => {
   const purge = (...args: string[]) => runCli(['purge', ...args, '--config', config])
 
   const remaining = async () => (await central.db.selectFrom('bans').select('ip').orderBy('ip').execute()).map((r) => r.ip)
-  const statusRows = async () => Number((await central.db.selectFrom('ban_status').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+  const statusRows = async () =>
+    Number(
+      (
+        await central.db
+          .selectFrom('ban_status')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
 
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)

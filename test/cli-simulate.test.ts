@@ -50,7 +50,9 @@ describe.each(dialects())('%s: f2b-central simulate', (dialect) => {
     const poll = await runProgram(BIN.readdb, ['--config', web2Config])
     expect(poll.code, poll.stderr).toBe(0)
     expect(readFileSync(sharedLog, 'utf8')).toMatch(new RegExp(` f2b-central: ban 192\\.0\\.2\\.77 jail=f2b-central-simulate reporter=web-1 ban_id=${sim!.id}\\n`))
-    const show = JSON.parse((await runCli(['bans', 'show', '192.0.2.77', '--json', '--config', opsConfig])).stdout) as { bans: { id: number; hosts: { host: string; status: number }[] }[] }
+    const show = JSON.parse((await runCli(['bans', 'show', '192.0.2.77', '--json', '--config', opsConfig])).stdout) as {
+      bans: { id: number; hosts: { host: string; status: number }[] }[]
+    }
     expect(show.bans.find((b) => b.id === sim!.id)!.hosts.map((h) => [h.host, h.status])).toEqual([
       ['real', 0],
       ['web-1', 1],

@@ -31,7 +31,13 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb killed between the s
       jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n`,
       beforeStart: (s) => writeFileSync(s.path('shared.log'), ''),
     })
-    config = writeHostConfig({ dir: tdb.dir, name: 'crash-1', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), database: f2b.dbFile, sharedJail: SHARED } })
+    config = writeHostConfig({
+      dir: tdb.dir,
+      name: 'crash-1',
+      dbUrl: tdb.url,
+      sharedLog: f2b.path('shared.log'),
+      fail2ban: { client: f2b.clientArgv(), database: f2b.dbFile, sharedJail: SHARED },
+    })
     expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
   }, 60_000)
   afterAll(async () => {
@@ -56,7 +62,9 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb killed between the s
     // A real crash leaves no statement running on the server; the trigger's SLEEP would, so
     // end that session as the server would once it noticed the dead client.
     const dbName = new URL(tdb.url).pathname.slice(1)
-    const stuck = await sql<{ id: number }>`SELECT id FROM information_schema.processlist WHERE db = ${dbName} AND info LIKE '%SLEEP%' AND id <> CONNECTION_ID()`.execute(central.db)
+    const stuck = await sql<{ id: number }>`SELECT id FROM information_schema.processlist WHERE db = ${dbName} AND info LIKE '%SLEEP%' AND id <> CONNECTION_ID()`.execute(
+      central.db,
+    )
     for (const { id } of stuck.rows) await sql`KILL ${sql.raw(String(Number(id)))}`.execute(central.db)
     await sql`DROP TRIGGER hold_status`.execute(central.db)
 

@@ -41,7 +41,7 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
       pollOnce({ central, hostName: name, machineId: null, banState: new SqliteBanState(f2bDb), sharedLog, sharedJail: SHARED, recentBanFraction: 0.4, batchSize: 100, ...extra })
     const lines = () => (existsSync(sharedLog) ? readFileSync(sharedLog, 'utf8').split('\n').filter(Boolean) : [])
     const statusOf = async (banId: number) =>
-      (await central.db.selectFrom('ban_host_status').select(['status', 'error']).where('ban_id', '=', banId).where('host', '=', name).executeTakeFirstOrThrow())
+      await central.db.selectFrom('ban_host_status').select(['status', 'error']).where('ban_id', '=', banId).where('host', '=', name).executeTakeFirstOrThrow()
     return { name, sharedLog, f2bDb, poll, lines, statusOf }
   }
 
@@ -65,7 +65,7 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     }
   })
 
-  it('stores a ban with the reporter\'s status 1 and database-set UTC times; the view shows 0 for other hosts', async () => {
+  it("stores a ban with the reporter's status 1 and database-set UTC times; the view shows 0 for other hosts", async () => {
     const b = host()
     await registerHost(central.db, central.adapter, b.name, null)
     const id = await insertBan(central, 'reporter-1', 'a'.repeat(32), report('198.51.100.1', 600))
@@ -142,7 +142,11 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     const afterFirst = asked
     expect(await b.poll({ checkSharedJail })).toMatchObject({ examined: 0 })
     expect(asked).toBe(afterFirst)
-    const ids = [await insertBan(central, 'reporter-1', null, report('192.0.2.60')), await insertBan(central, 'reporter-1', null, report('192.0.2.61')), await insertBan(central, 'reporter-1', null, report('192.0.2.62'))]
+    const ids = [
+      await insertBan(central, 'reporter-1', null, report('192.0.2.60')),
+      await insertBan(central, 'reporter-1', null, report('192.0.2.61')),
+      await insertBan(central, 'reporter-1', null, report('192.0.2.62')),
+    ]
     answer = 'the shared jail f2b-central-shared is not running (fail2ban runs: sshd)'
     const lines = b.lines().length
     expect(await b.poll({ checkSharedJail, batchSize: 2 })).toMatchObject({ added: 0, keptPending: 3, linesWritten: 0, localProblem: answer })
@@ -163,7 +167,12 @@ describe.each(dialects())('%s: schema, reports and the poll', (dialect) => {
     for (let i = 31; i < 36; i++) await insertBan(central, 'reporter-1', null, report(`192.0.2.${i}`))
     const result = await b.poll({ batchSize: 2 })
     expect(result).toMatchObject({ added: 7, linesWritten: 6 })
-    expect(b.lines().slice(before).filter((l) => l.includes(' 192.0.2.30 '))).toHaveLength(1)
+    expect(
+      b
+        .lines()
+        .slice(before)
+        .filter((l) => l.includes(' 192.0.2.30 ')),
+    ).toHaveLength(1)
     for (const id of twice) expect((await b.statusOf(id)).status).toBe(BanStatus.Added)
     // Two reports of one address in different batches of the same poll: still one line.
     const c = host()

@@ -228,7 +228,10 @@ describe('deploy/systemd: what the units say', () => {
     for (const unit of [daemon, once]) {
       const writable = writablePaths(unit)
       for (const dir of [path.dirname(defaults.fail2ban.sharedLog), path.dirname(defaults.readdb.lockFile), defaults.spool.dir]) {
-        expect(writable.some((w) => isInside(dir, w)), `${dir} in ${writable.join(' ')}`).toBe(true)
+        expect(
+          writable.some((w) => isInside(dir, w)),
+          `${dir} in ${writable.join(' ')}`,
+        ).toBe(true)
       }
       // the spool is made before the sandbox is, so that it can be made writable
       expect(unit.get('Service')?.get('ExecStartPre')).toContain(`+/bin/mkdir -p -m 0700 ${defaults.spool.dir}`)
@@ -719,83 +722,93 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-
     // Issue 11 point 2: after an outage readdb must empty the spool add2db filled. Each place
     // readdb writes by default has a stand-in here, writable in the sandbox exactly when the
     // units make the default place writable.
-    it.runIf(AS_ROOT)(`readdb ships a spooled ban with the units' writable paths, and a spool it may not write is a warning, not a failed poll${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`, async () => {
-      const defaults = configFileSchema.parse({ database: { url: 'sqlite:/var/lib/f2b-central/bans.sqlite' } })
-      const units = path.join(work, 'units')
-      const standIns: [shipped: string, test: string][] = [
-        [path.dirname(defaults.fail2ban.sharedLog), rw()],
-        [path.dirname(defaults.readdb.lockFile), path.join(units, 'run')],
-        [defaults.spool.dir, path.join(units, 'spool')],
-        ['/var/lib/f2b-central', path.join(units, 'lib')],
-      ]
-      for (const [, dir] of standIns) await fs.mkdir(dir, { recursive: true })
-      const unitWritable = [DAEMON, ONCE].map((u) => writablePaths(readUnit(u)))
-      const writableAsShipped = standIns.filter(([shipped]) => unitWritable.every((w) => w.some((dir) => isInside(shipped, dir)))).map(([, dir]) => dir)
-      const spoolDir = path.join(units, 'spool')
-      expect(writableAsShipped).toContain(spoolDir)
+    it.runIf(AS_ROOT)(
+      `readdb ships a spooled ban with the units' writable paths, and a spool it may not write is a warning, not a failed poll${skipNote(AS_ROOT ? 'y' : undefined, 'needs root')}`,
+      async () => {
+        const defaults = configFileSchema.parse({ database: { url: 'sqlite:/var/lib/f2b-central/bans.sqlite' } })
+        const units = path.join(work, 'units')
+        const standIns: [shipped: string, test: string][] = [
+          [path.dirname(defaults.fail2ban.sharedLog), rw()],
+          [path.dirname(defaults.readdb.lockFile), path.join(units, 'run')],
+          [defaults.spool.dir, path.join(units, 'spool')],
+          ['/var/lib/f2b-central', path.join(units, 'lib')],
+        ]
+        for (const [, dir] of standIns) await fs.mkdir(dir, { recursive: true })
+        const unitWritable = [DAEMON, ONCE].map((u) => writablePaths(readUnit(u)))
+        const writableAsShipped = standIns.filter(([shipped]) => unitWritable.every((w) => w.some((dir) => isInside(shipped, dir)))).map(([, dir]) => dir)
+        const spoolDir = path.join(units, 'spool')
+        expect(writableAsShipped).toContain(spoolDir)
 
-      const dbUrl = `sqlite:${path.join(units, 'lib', 'central.sqlite')}`
-      const sharedLog = path.join(rw(), 'shared.log')
-      const config = writeHostConfig({
-        dir: units,
-        name: 'host-s',
-        dbUrl,
-        sharedLog,
-        fail2ban: { client: server().clientArgv(), sharedJail: SHARED_JAIL },
-        extra: { readdb: { lockFile: path.join(units, 'run', 'readdb.lock') }, spool: { dir: spoolDir } },
-      })
-      // host-s's add2db while its database is away (refused at once): the ban goes to the spool
-      const away = path.join(units, 'away')
-      await fs.mkdir(away, { recursive: true })
-      const whileAway = writeHostConfig({ dir: away, name: 'host-s', dbUrl: 'mysql://f2b@127.0.0.1:1/none', extra: { spool: { dir: spoolDir } } })
-      const spool = async (ip: string) => {
-        const r = await runProgram(BIN.add2db, ['--config', whileAway, '--jail', 'sshd', '--ip', ip])
-        expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool/)
-      }
-      const spooled = async () => (await fs.readdir(spoolDir)).filter((n) => n.endsWith('.ban.json'))
-      const reporter = writeHostConfig({ dir: units, name: 'host-r', dbUrl })
-      expect((await runProgram(BIN.cli, ['migrate', '--config', reporter])).code).toBe(0)
-      const report = async (ip: string) => expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])).code).toBe(0)
-      const readdb = async (writable: string[]) => {
-        const r = await inSandboxWith(writable, process.execPath, BIN.readdb, '--config', config)
-        expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
-        return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
-      }
-      const storedBy = async (ip: string) => {
-        const db = new BetterSqlite3(dbUrl.slice('sqlite:'.length), { readonly: true })
-        try {
-          return (db.prepare('SELECT DISTINCT ban_id, added_by FROM ban_host_status WHERE ip = ?').all(ip) as { ban_id: number; added_by: string }[]).map((r) => r.added_by)
-        } finally {
-          db.close()
+        const dbUrl = `sqlite:${path.join(units, 'lib', 'central.sqlite')}`
+        const sharedLog = path.join(rw(), 'shared.log')
+        const config = writeHostConfig({
+          dir: units,
+          name: 'host-s',
+          dbUrl,
+          sharedLog,
+          fail2ban: { client: server().clientArgv(), sharedJail: SHARED_JAIL },
+          extra: { readdb: { lockFile: path.join(units, 'run', 'readdb.lock') }, spool: { dir: spoolDir } },
+        })
+        // host-s's add2db while its database is away (refused at once): the ban goes to the spool
+        const away = path.join(units, 'away')
+        await fs.mkdir(away, { recursive: true })
+        const whileAway = writeHostConfig({ dir: away, name: 'host-s', dbUrl: 'mysql://f2b@127.0.0.1:1/none', extra: { spool: { dir: spoolDir } } })
+        const spool = async (ip: string) => {
+          const r = await runProgram(BIN.add2db, ['--config', whileAway, '--jail', 'sshd', '--ip', ip])
+          expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool/)
         }
-      }
+        const spooled = async () => (await fs.readdir(spoolDir)).filter((n) => n.endsWith('.ban.json'))
+        const reporter = writeHostConfig({ dir: units, name: 'host-r', dbUrl })
+        expect((await runProgram(BIN.cli, ['migrate', '--config', reporter])).code).toBe(0)
+        const report = async (ip: string) => expect((await runProgram(BIN.add2db, ['--config', reporter, '--jail', 'sshd', '--ip', ip])).code).toBe(0)
+        const readdb = async (writable: string[]) => {
+          const r = await inSandboxWith(writable, process.execPath, BIN.readdb, '--config', config)
+          expect(r, r.stderr).toMatchObject({ code: 0, stderr: '' })
+          return r.stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        }
+        const storedBy = async (ip: string) => {
+          const db = new BetterSqlite3(dbUrl.slice('sqlite:'.length), { readonly: true })
+          try {
+            return (db.prepare('SELECT DISTINCT ban_id, added_by FROM ban_host_status WHERE ip = ?').all(ip) as { ban_id: number; added_by: string }[]).map((r) => r.added_by)
+          } finally {
+            db.close()
+          }
+        }
 
-      // as the units are now: the spooled ban is shipped and its file removed
-      await spool('203.0.113.60')
-      expect(await spooled()).toHaveLength(1)
-      await report('203.0.113.61')
-      const shipping = await readdb(writableAsShipped)
-      expect(shipping).toEqual([expect.objectContaining({ msg: 'shipped spooled bans', shipped: 1 }), expect.objectContaining({ msg: 'poll', added: 1 })])
-      expect(await spooled()).toHaveLength(0)
-      expect(await storedBy('203.0.113.60')).toEqual(['host-s'])
-      await server().waitForBan(SHARED_JAIL, '203.0.113.61')
+        // as the units are now: the spooled ban is shipped and its file removed
+        await spool('203.0.113.60')
+        expect(await spooled()).toHaveLength(1)
+        await report('203.0.113.61')
+        const shipping = await readdb(writableAsShipped)
+        expect(shipping).toEqual([expect.objectContaining({ msg: 'shipped spooled bans', shipped: 1 }), expect.objectContaining({ msg: 'poll', added: 1 })])
+        expect(await spooled()).toHaveLength(0)
+        expect(await storedBy('203.0.113.60')).toEqual(['host-s'])
+        await server().waitForBan(SHARED_JAIL, '203.0.113.61')
 
-      // with the spool left read-only (the units before): one warning, and the poll still applies the fleet's bans
-      await spool('203.0.113.62')
-      await report('203.0.113.63')
-      const readOnly = await readdb(writableAsShipped.filter((d) => d !== spoolDir))
-      expect(readOnly).toEqual([
-        // (or, had add2db's last-resort timer fired on a starved machine, about the note it left)
-        expect.objectContaining({ level: 40, msg: 'spool not shipped', problem: expect.stringMatching(/^cannot (ship spool .*: read-only file system \(EROFS\); its 1 ban\(s\) stay there|remove .*\.database-silent: EROFS)/) }),
-        expect.objectContaining({ msg: 'poll', added: 1 }),
-      ])
-      expect(await spooled()).toHaveLength(1)
-      expect(await storedBy('203.0.113.62')).toEqual([])
-      await server().waitForBan(SHARED_JAIL, '203.0.113.63')
-      // and the next run that may write it ships it, once
-      expect((await readdb(writableAsShipped))[0]).toMatchObject({ msg: 'shipped spooled bans', shipped: 1 })
-      expect(await spooled()).toHaveLength(0)
-      expect(await storedBy('203.0.113.62')).toEqual(['host-s'])
-    })
+        // with the spool left read-only (the units before): one warning, and the poll still applies the fleet's bans
+        await spool('203.0.113.62')
+        await report('203.0.113.63')
+        const readOnly = await readdb(writableAsShipped.filter((d) => d !== spoolDir))
+        expect(readOnly).toEqual([
+          // (or, had add2db's last-resort timer fired on a starved machine, about the note it left)
+          expect.objectContaining({
+            level: 40,
+            msg: 'spool not shipped',
+            problem: expect.stringMatching(/^cannot (ship spool .*: read-only file system \(EROFS\); its 1 ban\(s\) stay there|remove .*\.database-silent: EROFS)/),
+          }),
+          expect.objectContaining({ msg: 'poll', added: 1 }),
+        ])
+        expect(await spooled()).toHaveLength(1)
+        expect(await storedBy('203.0.113.62')).toEqual([])
+        await server().waitForBan(SHARED_JAIL, '203.0.113.63')
+        // and the next run that may write it ships it, once
+        expect((await readdb(writableAsShipped))[0]).toMatchObject({ msg: 'shipped spooled bans', shipped: 1 })
+        expect(await spooled()).toHaveLength(0)
+        expect(await storedBy('203.0.113.62')).toEqual(['host-s'])
+      },
+    )
   })
 })

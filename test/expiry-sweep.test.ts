@@ -29,7 +29,17 @@ async function storeExpiredApplied(central: CentralDb, o: { reporterId: number; 
   for (let i = 0; i < o.ips.length; i += 1000) {
     const rows = o.ips.slice(i, i + 1000).map((ip, k) => {
       const n = i + k
-      return { ip, jail: o.jail, protocol: 'tcp', port: 'ssh', reporter_id: o.reporterId, bantime: 3600, seq: Number(last) + 1 + n, created_at: ago(7200), expires_at: o.expiresAt(n) }
+      return {
+        ip,
+        jail: o.jail,
+        protocol: 'tcp',
+        port: 'ssh',
+        reporter_id: o.reporterId,
+        bantime: 3600,
+        seq: Number(last) + 1 + n,
+        created_at: ago(7200),
+        expires_at: o.expiresAt(n),
+      }
     })
     await db.insertInto('bans').values(rows).execute()
   }
@@ -38,7 +48,12 @@ async function storeExpiredApplied(central: CentralDb, o: { reporterId: number; 
   await db
     .insertInto('ban_status')
     .columns(['ban_id', 'host_id', 'status'])
-    .expression((eb) => eb.selectFrom('bans').select((s) => ['id', s.val(o.hostId).as('host_id'), s.val(BanStatus.Added).as('status')]).where('jail', '=', o.jail))
+    .expression((eb) =>
+      eb
+        .selectFrom('bans')
+        .select((s) => ['id', s.val(o.hostId).as('host_id'), s.val(BanStatus.Added).as('status')])
+        .where('jail', '=', o.jail),
+    )
     .execute()
   // The host has seen them all (its cursor is past them): only the sweep has work to do.
   await db.updateTable('hosts').set({ cursor_seq: top }).where('id', '=', o.hostId).execute()
@@ -78,7 +93,11 @@ describe.each(dialects())('%s: the expiry sweep in bounded pages and calls', (di
     const reporter = await registerHost(central.db, central.adapter, 'web-1', null)
     const host = await registerHost(central.db, central.adapter, 'sweeper', null)
     // The last sweep was two minutes ago; since then 60,000 bans ran out, 1,000 a second.
-    await central.db.updateTable('hosts').set({ swept_until: ago(120) }).where('id', '=', host.id).execute()
+    await central.db
+      .updateTable('hosts')
+      .set({ swept_until: ago(120) })
+      .where('id', '=', host.id)
+      .execute()
     const ips = Array.from({ length: N }, (_, i) => address(i))
     await storeExpiredApplied(central, { reporterId: reporter.id, hostId: host.id, ips, jail: 'sweep', expiresAt: (i) => ago(90 - Math.floor(i / PER_SECOND)) })
     const end = fromDbTime(ago(90 - (N - 1) / PER_SECOND))
@@ -112,14 +131,24 @@ describe.each(dialects())('%s: the expiry sweep in bounded pages and calls', (di
       jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n`,
       beforeStart: (s) => writeFileSync(s.path('shared.log'), ''),
     })
-    const config = writeHostConfig({ dir: tdb.dir, name: 'sweeper-2', dbUrl: tdb.url, sharedLog: f2b.path('shared.log'), fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED } })
+    const config = writeHostConfig({
+      dir: tdb.dir,
+      name: 'sweeper-2',
+      dbUrl: tdb.url,
+      sharedLog: f2b.path('shared.log'),
+      fail2ban: { client: f2b.clientArgv(), sharedJail: SHARED },
+    })
     expect((await runProgram(BIN.readdb, ['--config', config])).code).toBe(0)
     const host = await registerHost(central.db, central.adapter, 'sweeper-2', null)
     const reporter = await registerHost(central.db, central.adapter, 'web-1', null)
     const ips = Array.from({ length: 501 }, (_, i) => `10.77.${i >> 8}.${i & 255}`)
     for (let i = 0; i < ips.length; i += 500) await f2b.client('set', SHARED, 'banip', ...ips.slice(i, i + 500))
     expect(await f2b.bannedIps(SHARED)).toHaveLength(501)
-    await central.db.updateTable('hosts').set({ swept_until: ago(60) }).where('id', '=', host.id).execute()
+    await central.db
+      .updateTable('hosts')
+      .set({ swept_until: ago(60) })
+      .where('id', '=', host.id)
+      .execute()
     await storeExpiredApplied(central, { reporterId: reporter.id, hostId: host.id, ips, jail: 'sweep-real', expiresAt: () => ago(30) })
     const r = await runProgram(BIN.readdb, ['--config', config])
     expect([r.code, r.stderr]).toEqual([0, ''])

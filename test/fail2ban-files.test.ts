@@ -142,11 +142,7 @@ describe('jail.d/f2b-central.conf: the shared jail in a running fail2ban', () =>
         'jail.d/f2b-central.local': (dir) => `[${SHARED_JAIL}]\nenabled = true\nlogpath = ${dir}/shared.log\n`,
       },
       // Lines already in the log when fail2ban starts, as after a restart.
-      beforeStart: (s) =>
-        fs.writeFile(
-          s.path('shared.log'),
-          `${banLine(oldLine.ip, oldLine.when, 1)}\n${banLine(recentLine.ip, recentLine.when, 2)}\n`,
-        ),
+      beforeStart: (s) => fs.writeFile(s.path('shared.log'), `${banLine(oldLine.ip, oldLine.when, 1)}\n${banLine(recentLine.ip, recentLine.when, 2)}\n`),
     })
   })
 
@@ -160,7 +156,10 @@ describe('jail.d/f2b-central.conf: the shared jail in a running fail2ban', () =>
     expect(await s.client('get', SHARED_JAIL, 'findtime')).toBe('600')
     expect(await s.client('get', SHARED_JAIL, 'bantime')).toBe('86400')
     // never the f2b-central action: that would report fleet bans back
-    const actions = (await s.client('get', SHARED_JAIL, 'actions')).split('\n').slice(1).map((a) => a.trim())
+    const actions = (await s.client('get', SHARED_JAIL, 'actions'))
+      .split('\n')
+      .slice(1)
+      .map((a) => a.trim())
     expect(actions).toEqual(['dummy-noop'])
   })
 
@@ -169,11 +168,7 @@ describe('jail.d/f2b-central.conf: the shared jail in a running fail2ban', () =>
     await s.waitForBan(SHARED_JAIL, recentLine.ip)
     // the old line comes first in the log, so it has been read by now
     expect(await s.bannedIps(SHARED_JAIL)).not.toContain(oldLine.ip)
-    const row = await waitUntil(
-      `${recentLine.ip} in fail2ban's database`,
-      async () => (await s.dbBans(SHARED_JAIL)).find((r) => r.ip === recentLine.ip),
-      5_000,
-    )
+    const row = await waitUntil(`${recentLine.ip} in fail2ban's database`, async () => (await s.dbBans(SHARED_JAIL)).find((r) => r.ip === recentLine.ip), 5_000)
     expect(row.timeofban).toBe(recentLine.when.getTime() / 1000)
     expect(row.bantime).toBe(86400)
   })
@@ -222,10 +217,14 @@ printf '%s\\0' "$@" > "$f" && mv "$f" "$f.call"
   }
 
   async function waitForCalls(n: number): Promise<string[][]> {
-    const got = await waitUntil(`${n} add2db calls`, async () => {
-      const c = await calls()
-      return c.length >= n ? c : undefined
-    }, 10_000)
+    const got = await waitUntil(
+      `${n} add2db calls`,
+      async () => {
+        const c = await calls()
+        return c.length >= n ? c : undefined
+      },
+      10_000,
+    )
     return got.sort((a, b) => a.join(' ').localeCompare(b.join(' ')))
   }
 
@@ -236,9 +235,7 @@ printf '%s\\0' "$@" > "$f" && mv "$f" "$f.call"
     await fs.appendFile(server!.path(log), `${epoch} auth failure from ${ip}\n`.repeat(times))
   }
 
-  const expectedCall = (jail: string, ip: string, port: string, bantime: number) => [
-    '--jail', jail, '--ip', ip, '--protocol', 'tcp', '--port', port, '--bantime', String(bantime),
-  ]
+  const expectedCall = (jail: string, ip: string, port: string, bantime: number) => ['--jail', jail, '--ip', ip, '--protocol', 'tcp', '--port', port, '--bantime', String(bantime)]
 
   beforeAll(async () => {
     server = await Fail2banServer.start({

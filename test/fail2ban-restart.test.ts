@@ -53,7 +53,7 @@ describe.each(dialects())('%s: the shared jail across a fail2ban restart', (dial
     await server.waitForLog(new RegExp(`\\[${SHARED}\\] Restore Ban 198\\.51\\.100\\.21`))
   }, 60_000)
 
-  it('with fail2ban\'s database deleted, the shared log still bans it again: its line is within the jail\'s findtime, and the jail reads the log from the start', async () => {
+  it("with fail2ban's database deleted, the shared log still bans it again: its line is within the jail's findtime, and the jail reads the log from the start", async () => {
     await server.halt()
     rmSync(server.dbFile, { force: true })
     await server.resume()

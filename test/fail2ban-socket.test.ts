@@ -37,13 +37,13 @@ describe("fail2ban's socket, spoken directly", () => {
     expect(log).toBeTruthy()
   })
 
-  it("says what fail2ban answered when it refuses, in one line and without the addresses", async () => {
+  it('says what fail2ban answered when it refuses, in one line and without the addresses', async () => {
     const err = await sendCommand(server.socket, ['set', 'no-such-jail', 'banip', '192.0.2.32'], 10_000).catch((e: Error) => e)
     expect((err as Error).message).toMatch(/^fail2ban socket .*: set no-such-jail banip failed: \w+: .*no-such-jail/)
     expect((err as Error).message).not.toContain('192.0.2.32')
   })
 
-  it("checks the shared jail with one `status` request, saying what runs when it does not", async () => {
+  it('checks the shared jail with one `status` request, saying what runs when it does not', async () => {
     expect(await socketJailCheck(server.socket, SHARED, 10_000)()).toBeNull()
     expect(await socketJailCheck(server.socket, 'other-jail', 10_000)()).toBe(`the shared jail other-jail is not running (fail2ban runs: ${SHARED})`)
     expect(await socketJailCheck(server.path('nothing.sock'), SHARED, 10_000)()).toMatch(/^fail2ban is not answering: fail2ban socket .*: status failed: ENOENT/)

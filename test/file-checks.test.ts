@@ -73,7 +73,7 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
       expect(existsSync(join(tdb.dir, 'group-writable-spool'))).toBe(false)
     })
 
-    it('a FIFO in the config\'s place: add2db answers at once (exit 1) instead of waiting for a writer', async () => {
+    it("a FIFO in the config's place: add2db answers at once (exit 1) instead of waiting for a writer", async () => {
       const fifo = join(tdb.dir, 'fifo.yml')
       execFileSync('mkfifo', ['-m', '600', fifo])
       const r = await runProgram(BIN.add2db, ['--config', fifo, '--jail', 'sshd', '--ip', ip()], { timeoutMs: 10_000 })
@@ -92,7 +92,10 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
       })
       const link = join(tdb.dir, 'password-link')
       symlinkSync(privateFile('real-password', 'secret\n'), link)
-      expect(await runCli([...legacy, link])).toMatchObject({ code: 1, stderr: expect.stringMatching(`^f2b-central: password file ${link} is a symbolic link; refusing to follow it`) })
+      expect(await runCli([...legacy, link])).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(`^f2b-central: password file ${link} is a symbolic link; refusing to follow it`),
+      })
     })
 
     it.runIf(dialect === 'mysql')('hosts add with a --password-file owned by another user creates no account', async () => {
@@ -166,7 +169,9 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
       const r = await runProgram(BIN.add2db, ['--config', down, '--jail', 'sshd', '--ip', address])
       expect(r.code).toBe(1)
       expect(r.stderr).toMatch(
-        new RegExp(`^add2db: gave up: the ban of ${address.replace(/\./g, '\\.')} was not stored \\(.*\\) and the spool failed: spool\\.dir ${spool} is writable by its group and other users \\(mode 777\\); refusing to use it \\(chmod 755 ${spool}\\)\n$`),
+        new RegExp(
+          `^add2db: gave up: the ban of ${address.replace(/\./g, '\\.')} was not stored \\(.*\\) and the spool failed: spool\\.dir ${spool} is writable by its group and other users \\(mode 777\\); refusing to use it \\(chmod 755 ${spool}\\)\n$`,
+        ),
       )
       expect(readdirSync(spool)).toEqual(contents)
 
@@ -216,12 +221,7 @@ describe.runIf(process.getuid?.() === 0).each(dialects())('%s: files root acts o
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(readFileSync(victim, 'utf8')).toBe('root:do-not-touch\n')
     expect(lstatSync(sharedLog).isSymbolicLink()).toBe(true)
-    const status = await central.db
-      .selectFrom('ban_host_status')
-      .select(['status', 'error'])
-      .where('ip', '=', address)
-      .where('host', '=', 'linked')
-      .executeTakeFirstOrThrow()
+    const status = await central.db.selectFrom('ban_host_status').select(['status', 'error']).where('ip', '=', address).where('host', '=', 'linked').executeTakeFirstOrThrow()
     // Kept pending with the reason (an admin fixes the file), and applied by the first poll after.
     expect(Number(status.status)).toBe(BanStatus.Pending)
     expect(status.error).toMatch(new RegExp(`^fail2ban\\.sharedLog ${sharedLog} is a symbolic link; refusing to follow it \\(remove the link; `))

@@ -107,7 +107,12 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
   let dbUrl = ''
 
   const startDaemon = (r: Router) => {
-    daemons[r] = new Daemon(lan.spawn(r, [NODE, BIN.readdb, '--config', configs[r], '--daemon'], { env: { ...process.env, PATH: `${shimDir[r]}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] }))
+    daemons[r] = new Daemon(
+      lan.spawn(r, [NODE, BIN.readdb, '--config', configs[r], '--daemon'], {
+        env: { ...process.env, PATH: `${shimDir[r]}:${process.env.PATH}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    )
   }
 
   beforeAll(async () => {
@@ -120,7 +125,12 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
       members: {
         rn: [`${ROUTER.rn[4]}/24`, `${ROUTER.rn[6]}/64`],
         ri: [`${ROUTER.ri[4]}/24`, `${ROUTER.ri[6]}/64`],
-        att: [...Object.values(ATT).filter((a) => !a.includes(':')).map((a) => `${a}/24`), `${ATT.v6}/64`],
+        att: [
+          ...Object.values(ATT)
+            .filter((a) => !a.includes(':'))
+            .map((a) => `${a}/24`),
+          `${ATT.v6}/64`,
+        ],
         clean: [`${CLEAN[4]}/24`, `${CLEAN[6]}/64`],
       },
       onLink: ['fd77::/64', '2001:db8:77::/64'],
@@ -132,7 +142,8 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
     }
     // The admin's own stateful rules on each router: conntrack tracks what passes.
     for (const r of ROUTERS) {
-      const admin = 'add table inet admin\nadd chain inet admin stateful { type filter hook forward priority 0; policy accept; }\nadd rule inet admin stateful ct state established,related accept\n'
+      const admin =
+        'add table inet admin\nadd chain inet admin stateful { type filter hook forward priority 0; policy accept; }\nadd rule inet admin stateful ct state established,related accept\n'
       const file = join(tdb.dir, 'admin.nft')
       writeFileSync(file, admin)
       const res = await lan.exec(r, ['nft', '-f', file])
@@ -268,7 +279,8 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
   }
   async function rulesets(): Promise<string> {
     const out: string[] = []
-    for (const r of ROUTERS) out.push(`--- ${r}: nft list ruleset\n${(await lan.exec(r, ['nft', 'list', 'ruleset'])).stdout}\n--- ipset save\n${(await lan.exec(r, ['ipset', 'save'])).stdout}`)
+    for (const r of ROUTERS)
+      out.push(`--- ${r}: nft list ruleset\n${(await lan.exec(r, ['nft', 'list', 'ruleset'])).stdout}\n--- ipset save\n${(await lan.exec(r, ['ipset', 'save'])).stdout}`)
     return out.join('\n')
   }
 
@@ -352,7 +364,7 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
     await expectOpen(ATT.reported)
   })
 
-  it('an IPv6 ban is dropped by both routers\' IPv6 sets', async () => {
+  it("an IPv6 ban is dropped by both routers' IPv6 sets", async () => {
     expect((await runAdd2db(ATT.v6, 600)).code).toBe(0)
     await waitForStatus(ATT.v6, BanStatus.Added)
     await expectBlocked(ATT.v6)
@@ -381,7 +393,15 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
       const ping = async (i: number): Promise<string> => {
         const before = outs[i]!.text.split('\n').length
         holds[i]!.stdin!.write('ping\n')
-        return waitUntil('an answer', () => outs[i]!.text.split('\n').slice(before - 1).find((l) => l === 'reply' || l === 'noreply' || l === 'closed'), 5000, 50)
+        return waitUntil(
+          'an answer',
+          () =>
+            outs[i]!.text.split('\n')
+              .slice(before - 1)
+              .find((l) => l === 'reply' || l === 'noreply' || l === 'closed'),
+          5000,
+          50,
+        )
       }
       expect(await ping(0)).toBe('reply')
       expect(await ping(1)).toBe('reply')
@@ -393,7 +413,10 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
       await waitForStatus(ATT.held, BanStatus.Added)
       // Both drop every packet of a banned source, established or not.
       await waitUntil('the held connections to stop answering', async () => (await ping(0)) === 'noreply' && (await ping(1)) === 'noreply', 15_000, 200)
-      expect(await tracked('rn'), `conntrack entry deleted on the router with killConnections\n${(await lan.exec('rn', ['conntrack', '-L'])).stdout}\n${daemons.rn.out.slice(-3000)}`).toBe(0)
+      expect(
+        await tracked('rn'),
+        `conntrack entry deleted on the router with killConnections\n${(await lan.exec('rn', ['conntrack', '-L'])).stdout}\n${daemons.rn.out.slice(-3000)}`,
+      ).toBe(0)
       expect(await tracked('ri'), 'conntrack entry kept on the router without').toBe(1)
     } finally {
       for (const h of holds) h.kill('SIGKILL')
@@ -445,7 +468,12 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
     await expectBlocked(ATT.held)
     // IPv4: .68, .69, .131 and 10.77.0.128/27 on both; IPv6: 2001:db8:77::66.
     for (const r of ROUTERS) expect(resync[r], r).toMatchObject({ added: 4, removed: 0, drift: 4, entries: 5 })
-    const rows = await central.db.selectFrom('hosts').select(['name', 'firewall_backend', 'resync_drift', 'firewall_entries', 'drift_total']).where('name', 'in', Object.values(HOST)).orderBy('name').execute()
+    const rows = await central.db
+      .selectFrom('hosts')
+      .select(['name', 'firewall_backend', 'resync_drift', 'firewall_entries', 'drift_total'])
+      .where('name', 'in', Object.values(HOST))
+      .orderBy('name')
+      .execute()
     expect(rows.map((h) => [h.name, h.firewall_backend, Number(h.resync_drift), Number(h.firewall_entries)])).toEqual([
       [HOST.ri, 'ipset', 4, 5],
       [HOST.rn, 'nftables', 4, 5],
@@ -518,14 +546,18 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
   })
 
   it('nothing failed on the way: no error lines from either readdb', () => {
-    for (const r of ROUTERS) expect(daemons[r].lines().filter((l) => Number(l.level) >= 50), r).toEqual([])
+    for (const r of ROUTERS)
+      expect(
+        daemons[r].lines().filter((l) => Number(l.level) >= 50),
+        r,
+      ).toEqual([])
   })
 })
 
 if (!support.ok)
   describe('firewall mode in network namespaces', () => {
-  it(`cannot run: ${support.reason}`, () => {
-    requirePrograms('ip', 'nft', 'ipset', 'iptables', 'conntrack')
-    throw new Error(`network namespaces with nftables do not work here: run the suite as root where they do`)
+    it(`cannot run: ${support.reason}`, () => {
+      requirePrograms('ip', 'nft', 'ipset', 'iptables', 'conntrack')
+      throw new Error(`network namespaces with nftables do not work here: run the suite as root where they do`)
+    })
   })
-})

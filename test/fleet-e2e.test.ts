@@ -134,7 +134,8 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
 
   /** Runs one of the built programs as host h would: inside its namespace when there is one. */
   const runOnHost = (h: Host, argv: string[]): Promise<ExecResult> => (lan ? lan.exec(h, argv) : execCommand(argv))
-  const add2db = (h: Host, ip: string) => runOnHost(h, [NODE, BIN.add2db, '--config', configs[h], '--jail', 'auth', '--ip', ip, '--protocol', 'tcp', '--port', String(AUTH_PORT), '--bantime', '600'])
+  const add2db = (h: Host, ip: string) =>
+    runOnHost(h, [NODE, BIN.add2db, '--config', configs[h], '--jail', 'auth', '--ip', ip, '--protocol', 'tcp', '--port', String(AUTH_PORT), '--bantime', '600'])
 
   beforeAll(async () => {
     tdb = await createTestDatabase(dialect)
@@ -291,11 +292,16 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
   }
   const allAdded = { 'host-a': BanStatus.Added, 'host-b': BanStatus.Added, 'host-c': BanStatus.Added }
   async function waitForStatuses(ip: string, expected: Record<string, number>, timeoutMs = 15_000): Promise<void> {
-    await waitUntil(`${ip}: statuses ${JSON.stringify(expected)}`, async () => JSON.stringify(await statuses(ip)) === JSON.stringify(expected), timeoutMs, 200).catch(async (error: Error) => {
-      throw new Error(`${error.message}; last: ${JSON.stringify(await statuses(ip).catch((e: Error) => e.message))}\n${daemonOutput()}`)
-    })
+    await waitUntil(`${ip}: statuses ${JSON.stringify(expected)}`, async () => JSON.stringify(await statuses(ip)) === JSON.stringify(expected), timeoutMs, 200).catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}; last: ${JSON.stringify(await statuses(ip).catch((e: Error) => e.message))}\n${daemonOutput()}`)
+      },
+    )
   }
-  const daemonOutput = () => Object.values(daemons).map((d) => `--- readdb ${d.host}\n${d.out}${d.err}`).join('\n')
+  const daemonOutput = () =>
+    Object.values(daemons)
+      .map((d) => `--- readdb ${d.host}\n${d.out}${d.err}`)
+      .join('\n')
 
   /** How often each jail of a host logged `Ban IP`. */
   async function banCounts(h: Host, ip: string): Promise<Record<string, number>> {
@@ -366,12 +372,8 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
   // ---- scenarios -------------------------------------------------------------------------
 
   if (useNetns) {
-    it('the LAN works before any attack; fail2ban and readdb run inside the hosts\' namespaces and are reached through socket files', async () => {
-      await Promise.all(
-        [ATTACKER_V4[0], ATTACKER_V6, CLEAN[4], CLEAN[6]].map((src) =>
-          expectOpen(src, WEB_ON_EVERY_HOST),
-        ),
-      )
+    it("the LAN works before any attack; fail2ban and readdb run inside the hosts' namespaces and are reached through socket files", async () => {
+      await Promise.all([ATTACKER_V4[0], ATTACKER_V6, CLEAN[4], CLEAN[6]].map((src) => expectOpen(src, WEB_ON_EVERY_HOST)))
       const identify = async (pid: number) => (await execCommand(['ip', 'netns', 'identify', String(pid)])).stdout.trim()
       for (const h of HOSTS) {
         const pid = Number(readFileSync(servers[h].pidFile, 'utf8').trim())
@@ -453,7 +455,10 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     for (const h of HOSTS) {
       const counts = await banCounts(h, ip)
       expect(Object.values(counts).length, `${h} holds ${ip}: ${JSON.stringify(counts)}`).toBeGreaterThan(0)
-      expect(Object.values(counts).every((n) => n === 1), `${h}: no jail bans ${ip} twice: ${JSON.stringify(counts)}`).toBe(true)
+      expect(
+        Object.values(counts).every((n) => n === 1),
+        `${h}: no jail bans ${ip} twice: ${JSON.stringify(counts)}`,
+      ).toBe(true)
     }
     await expectBlocked(ip, [
       ['a', AUTH_PORT],
@@ -504,14 +509,33 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     // C's shared jail holds it for its 1 d, and this fleet ban lasts 10 d: less than the fraction
     // of the fleet ban's ban time is left, and the local ban ends first (issue 11, point 5).
     const seen = daemons.c.lines().length
-    const tenDays = runOnHost('a', [NODE, BIN.add2db, '--config', configs.a, '--jail', 'auth', '--ip', nearly, '--protocol', 'tcp', '--port', String(AUTH_PORT), '--bantime', String(10 * 86400)])
+    const tenDays = runOnHost('a', [
+      NODE,
+      BIN.add2db,
+      '--config',
+      configs.a,
+      '--jail',
+      'auth',
+      '--ip',
+      nearly,
+      '--protocol',
+      'tcp',
+      '--port',
+      String(AUTH_PORT),
+      '--bantime',
+      String(10 * 86400),
+    ])
     const runs = await Promise.all([add2db('a', recent), tenDays])
     expect(runs.map((r) => r.code)).toEqual([0, 0])
     await waitForStatuses(recent, { 'host-a': BanStatus.Added, 'host-b': BanStatus.AlreadyBanned, 'host-c': BanStatus.Added })
     // C's daemon looked at it and kept it pending (a poll line with keptPending), and nothing was written for it.
     await waitUntil(
       `C's readdb to keep ${nearly} pending`,
-      () => daemons.c.lines().slice(seen).some((l) => l.msg === 'poll' && Number(l.keptPending) > 0),
+      () =>
+        daemons.c
+          .lines()
+          .slice(seen)
+          .some((l) => l.msg === 'poll' && Number(l.keptPending) > 0),
       5_000,
     ).catch((error: Error) => {
       throw new Error(`${error.message}\n${daemonOutput()}`)
@@ -551,12 +575,15 @@ describe(`fleet end to end (${dialect}; ${useNetns ? 'network namespaces, nftabl
     await expectOpen(CLEAN[6], WEB_ON_EVERY_HOST)
   })
 
-  it('nothing failed on the way: no errors in fail2ban\'s logs (ban actions, add2db), no failed polls', async () => {
+  it("nothing failed on the way: no errors in fail2ban's logs (ban actions, add2db), no failed polls", async () => {
     for (const h of HOSTS) {
       const errors = (await servers[h].log()).split('\n').filter((l) => / (ERROR|CRITICAL) /.test(l))
       expect(errors, `fail2ban log of ${h}`).toEqual([])
       expect(daemons[h].err, `readdb stderr on ${h}`).toBe('')
-      expect(daemons[h].lines().filter((l) => Number(l.level) >= 50), `readdb errors on ${h}`).toEqual([])
+      expect(
+        daemons[h].lines().filter((l) => Number(l.level) >= 50),
+        `readdb errors on ${h}`,
+      ).toEqual([])
     }
   })
 })

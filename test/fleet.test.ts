@@ -101,7 +101,12 @@ backend = polling
     await servers.a!.waitForBan('auth', ip)
     // fail2ban runs the action (add2db) right after its own ban.
     await waitUntil('A to report the ban', async () => (await statuses(ip))['host-a'] === BanStatus.Added, 15_000)
-    expect(await central.db.selectFrom('bans').select(['jail', 'port', 'protocol', 'bantime']).where('ip', '=', ip).executeTakeFirstOrThrow()).toEqual({ jail: 'auth', port: 'ssh', protocol: 'tcp', bantime: 600 })
+    expect(await central.db.selectFrom('bans').select(['jail', 'port', 'protocol', 'bantime']).where('ip', '=', ip).executeTakeFirstOrThrow()).toEqual({
+      jail: 'auth',
+      port: 'ssh',
+      protocol: 'tcp',
+      bantime: 600,
+    })
     const [rb, rc] = await Promise.all([readdb('b'), readdb('c')])
     expect([rb.code, rc.code, rb.stderr + rc.stderr]).toEqual([0, 0, ''])
     await Promise.all([servers.b!.waitForBan(SHARED, ip), servers.c!.waitForBan(SHARED, ip)])

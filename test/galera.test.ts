@@ -50,7 +50,8 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
   let passwordFile = ''
 
   /** database.url entries for these nodes (0: a port nothing listens on). */
-  const urls = (database: string, ...nodes: number[]) => nodes.map((n) => (n === 0 ? `mysql://${cluster.user}@127.0.0.1:${DEAD_PORT}/${database}` : `mysql://${cluster.user}@127.0.0.1:${cluster.nodes[n - 1]!.port}/${database}`))
+  const urls = (database: string, ...nodes: number[]) =>
+    nodes.map((n) => (n === 0 ? `mysql://${cluster.user}@127.0.0.1:${DEAD_PORT}/${database}` : `mysql://${cluster.user}@127.0.0.1:${cluster.nodes[n - 1]!.port}/${database}`))
   const open = async (database: string, ...nodes: number[]): Promise<CentralDb> => {
     const target = parseDatabaseUrls(urls(database, ...nodes))
     const central = await openDatabase(target.kind === 'mysql' ? { ...target, password: cluster.password } : target, { timeoutMs: 5000, connectionLimit: 8 })
@@ -107,9 +108,17 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
     try {
       await waitUntil('node 3 to leave the Primary component', async () => (await cluster.status(3)).wsrep_ready === 'OFF', 15_000)
       // Node 3 notices first; the others report a cluster of 2 once they have evicted it.
-      await waitUntil('nodes 1 and 2 to evict node 3', async () => (await cluster.status(1)).wsrep_cluster_size === '2' && (await cluster.status(2)).wsrep_cluster_size === '2', 15_000)
+      await waitUntil(
+        'nodes 1 and 2 to evict node 3',
+        async () => (await cluster.status(1)).wsrep_cluster_size === '2' && (await cluster.status(2)).wsrep_cluster_size === '2',
+        15_000,
+      )
       const refused = await plain(3, 'f2b_list').then(
-        (c) => c.query('SELECT COUNT(*) FROM hosts').then(() => 'answered', (err: { errno?: number }) => err.errno),
+        (c) =>
+          c.query('SELECT COUNT(*) FROM hosts').then(
+            () => 'answered',
+            (err: { errno?: number }) => err.errno,
+          ),
         () => 'no connection',
       )
       expect(refused).toBe(1047)
@@ -126,7 +135,12 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
       expect([add.code, add.stderr]).toEqual([0, ''])
       expect(await central.db.selectFrom('bans').select('id').where('ip', '=', '192.0.2.150').execute()).toHaveLength(1)
       const check = await runProgram(BIN.cli, ['check', '--config', config])
-      expect(check.stdout).toMatch(new RegExp(`^OK +database: .* reachable via 127\\.0\\.0\\.1:${cluster.nodes[0]!.port} \\(server 3 of 3 in database\\.url; Galera node Synced, cluster of 2; passed over 127\\.0\\.0\\.1:${cluster.nodes[2]!.port}: Galera node not ready .*, 127\\.0\\.0\\.1:${DEAD_PORT}: connect ECONNREFUSED .*\\), schema up to date`, 'm'))
+      expect(check.stdout).toMatch(
+        new RegExp(
+          `^OK +database: .* reachable via 127\\.0\\.0\\.1:${cluster.nodes[0]!.port} \\(server 3 of 3 in database\\.url; Galera node Synced, cluster of 2; passed over 127\\.0\\.0\\.1:${cluster.nodes[2]!.port}: Galera node not ready .*, 127\\.0\\.0\\.1:${DEAD_PORT}: connect ECONNREFUSED .*\\), schema up to date`,
+          'm',
+        ),
+      )
       const status = await runProgram(BIN.cli, ['status', '--config', config])
       expect(status.stdout).toMatch(new RegExp(`^database: 127\\.0\\.0\\.1:${cluster.nodes[0]!.port} \\(server 3 of 3`, 'm'))
       // Nothing answers: one error naming every server.
@@ -137,7 +151,11 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
     } finally {
       // Also when an expectation failed: the next tests need all three nodes.
       await n3.query("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'")
-      await waitUntil('node 3 to rejoin', async () => (await cluster.status(3)).wsrep_local_state_comment === 'Synced' && (await cluster.status(1)).wsrep_cluster_size === '3', 60_000)
+      await waitUntil(
+        'node 3 to rejoin',
+        async () => (await cluster.status(3)).wsrep_local_state_comment === 'Synced' && (await cluster.status(1)).wsrep_cluster_size === '3',
+        60_000,
+      )
     }
   }, 120_000)
 
@@ -196,7 +214,20 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
       await Promise.all(reporters)
       expect(reported).toBe(BANS)
       // Let the stampers finish what is left, then stop them and the readers.
-      await waitUntil('every ban to be stamped', async () => Number((await nodes[0]!.db.selectFrom('bans').select((e) => e.fn.countAll().as('n')).where('seq', 'is', null).executeTakeFirstOrThrow()).n) === 0, 30_000)
+      await waitUntil(
+        'every ban to be stamped',
+        async () =>
+          Number(
+            (
+              await nodes[0]!.db
+                .selectFrom('bans')
+                .select((e) => e.fn.countAll().as('n'))
+                .where('seq', 'is', null)
+                .executeTakeFirstOrThrow()
+            ).n,
+          ) === 0,
+        30_000,
+      )
     } finally {
       stamping = false
       reading = false
@@ -276,7 +307,11 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
     const central = await open('f2b_burst', 1, 3)
     const daemon = { readdb: { schedule: '* * * * * *', maxBackoffSeconds: 2, batchSize: 40 } }
     // Each host starts at its own node; h2's is the one killed.
-    const hosts = { h1: hostConfig('h1', 'f2b_burst', [1, 2, 3], daemon), h2: hostConfig('h2', 'f2b_burst', [2, 3, 1], daemon), h3: hostConfig('h3', 'f2b_burst', [3, 1, 2], daemon) }
+    const hosts = {
+      h1: hostConfig('h1', 'f2b_burst', [1, 2, 3], daemon),
+      h2: hostConfig('h2', 'f2b_burst', [2, 3, 1], daemon),
+      h3: hostConfig('h3', 'f2b_burst', [3, 1, 2], daemon),
+    }
     const sharedLog = (h: string) => join(dir, `${h}-shared.log`)
     for (const h of Object.keys(hosts)) writeFileSync(sharedLog(h), '')
     for (const config of Object.values(hosts)) daemons.push(startDaemon(config))
@@ -287,7 +322,15 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
     const PER_REPORTER = 150
     const ips = { h1: Array.from({ length: PER_REPORTER }, (_, i) => `198.51.100.${i + 1}`), h2: Array.from({ length: PER_REPORTER }, (_, i) => `203.0.113.${i + 1}`) }
     const reporters = { h1: await open('f2b_burst', 1, 2, 3), h2: await open('f2b_burst', 2, 3, 1) }
-    const count = async () => Number((await central.db.selectFrom('bans').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
+    const count = async () =>
+      Number(
+        (
+          await central.db
+            .selectFrom('bans')
+            .select((e) => e.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
     const programs: Promise<{ code: number; stderr: string; ms: number }>[] = []
     const burst = (['h1', 'h2'] as const).map(async (h) => {
       for (const [i, ip] of ips[h].entries()) {
@@ -312,9 +355,24 @@ describe.runIf(missing.length === 0)('a 3-node Galera cluster', () => {
 
     // While node 2 is down, h2 works through node 3 and status says so.
     const during = await runProgram(BIN.cli, ['status', '--config', hosts.h2])
-    expect(during.stdout).toMatch(new RegExp(`^database: 127\\.0\\.0\\.1:${cluster.nodes[2]!.port} \\(server 2 of 3 in database\\.url; Galera node Synced, cluster of 2; passed over 127\\.0\\.0\\.1:${cluster.nodes[1]!.port}: .*ECONNREFUSED`, 'm'))
+    expect(during.stdout).toMatch(
+      new RegExp(
+        `^database: 127\\.0\\.0\\.1:${cluster.nodes[2]!.port} \\(server 2 of 3 in database\\.url; Galera node Synced, cluster of 2; passed over 127\\.0\\.0\\.1:${cluster.nodes[1]!.port}: .*ECONNREFUSED`,
+        'm',
+      ),
+    )
 
-    const applied = async () => Number((await central.db.selectFrom('ban_host_status').select((e) => e.fn.countAll().as('n')).where('host', 'in', ['h1', 'h2', 'h3']).where('status', '=', BanStatus.Added).executeTakeFirstOrThrow()).n)
+    const applied = async () =>
+      Number(
+        (
+          await central.db
+            .selectFrom('ban_host_status')
+            .select((e) => e.fn.countAll().as('n'))
+            .where('host', 'in', ['h1', 'h2', 'h3'])
+            .where('status', '=', BanStatus.Added)
+            .executeTakeFirstOrThrow()
+        ).n,
+      )
     await waitUntil('every ban applied on every host', async () => (await applied()) === 3 * 2 * PER_REPORTER, 90_000, 250)
     const rejoined = await cluster.rejoin(2)
     for (const d of daemons.splice(0)) {

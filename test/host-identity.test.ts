@@ -51,7 +51,19 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
 
   it('`hosts add` gives a working host in one command: a password file 0600, the config lines, a bound account', async () => {
     expect(statSync(accounts.a.passwordFile).mode & 0o777).toBe(0o600)
-    const again = await runProgram(BIN.cli, ['hosts', 'add', 'web-a', '--account', accounts.a.user, '--from', '127.0.0.1', '--password-file', accounts.a.passwordFile, '--config', operator])
+    const again = await runProgram(BIN.cli, [
+      'hosts',
+      'add',
+      'web-a',
+      '--account',
+      accounts.a.user,
+      '--from',
+      '127.0.0.1',
+      '--password-file',
+      accounts.a.passwordFile,
+      '--config',
+      operator,
+    ])
     expect(again.code).toBe(0)
     expect(again.stdout).toMatch(new RegExp(`^host web-a: account '${accounts.a.user}'@'127\\.0\\.0\\.1', password taken from `))
     expect(again.stdout).toMatch(/database:\n {2}url: mysql:\/\/t\w+_web_a@127\.0\.0\.1:\d+\/f2b_test_\w+\n {2}passwordFile: .*\nhost:\n {2}name: web-a\n/)
@@ -68,7 +80,9 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     const own = await runProgram(BIN.cli, ['check', '--config', configs.a])
     expect(own.stdout).toMatch(new RegExp(`^OK +database: .* reachable, schema up to date, account ${accounts.a.user} speaks for this host$`, 'm'))
     const unbound = await runProgram(BIN.cli, ['check', '--config', operator])
-    expect(unbound.stdout).toMatch(new RegExp(`^OK +database: .*; warning: account ${tdb.operator!.user} is not bound to a host, so it can write for any host \\(run \`f2b-central hosts add ops-1`, 'm'))
+    expect(unbound.stdout).toMatch(
+      new RegExp(`^OK +database: .*; warning: account ${tdb.operator!.user} is not bound to a host, so it can write for any host \\(run \`f2b-central hosts add ops-1`, 'm'),
+    )
   })
 
   it('hosts report and poll with their own accounts: a ban from B reaches A and C', async () => {
@@ -92,8 +106,14 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     ["raise another host's cursor", "UPDATE hosts SET cursor_seq = 999999999 WHERE name = 'web-b'"],
     ['raise its own cursor directly', "UPDATE hosts SET cursor_seq = 999999999 WHERE name = 'web-a'"],
     ['lower the sequence', 'UPDATE ban_sequence SET value = 0'],
-    ['insert a ban already revoked (a fleet-wide unban)', "INSERT INTO bans (ip, jail, protocol, port, reporter_id, bantime, revoked_at) SELECT '203.0.113.10', 'sshd', 'tcp', '22', id, 60, NOW() FROM hosts LIMIT 1"],
-    ['insert a ban as another host', "INSERT INTO bans (ip, jail, protocol, port, reporter_id, bantime) SELECT '198.51.100.1', 'sshd', 'tcp', '22', id, 60 FROM hosts WHERE name = 'web-b'"],
+    [
+      'insert a ban already revoked (a fleet-wide unban)',
+      "INSERT INTO bans (ip, jail, protocol, port, reporter_id, bantime, revoked_at) SELECT '203.0.113.10', 'sshd', 'tcp', '22', id, 60, NOW() FROM hosts LIMIT 1",
+    ],
+    [
+      'insert a ban as another host',
+      "INSERT INTO bans (ip, jail, protocol, port, reporter_id, bantime) SELECT '198.51.100.1', 'sshd', 'tcp', '22', id, 60 FROM hosts WHERE name = 'web-b'",
+    ],
     ['allowlist the Internet through host_addresses', "INSERT INTO host_addresses (host_id, address) SELECT id, '0.0.0.0/0' FROM hosts WHERE name = 'web-b'"],
     ["write another host's status", "INSERT INTO ban_status (ban_id, host_id, status) SELECT b.id, h.id, 4 FROM bans b, hosts h WHERE h.name = 'web-b' LIMIT 1"],
     ['rewrite statuses', 'UPDATE ban_status SET status = 4'],
@@ -101,7 +121,7 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     ['delete history', 'DELETE FROM bans'],
     ['delete statuses', 'DELETE FROM ban_status'],
     ['touch the allowlist', "INSERT INTO allowlist (network, added_by) VALUES ('0.0.0.0/0', 'x')"],
-    ['bind itself to another host', "UPDATE host_accounts SET host_id = (SELECT 1)"],
+    ['bind itself to another host', 'UPDATE host_accounts SET host_id = (SELECT 1)'],
     ['raise the flood limit', 'UPDATE fleet_settings SET max_bans_per_minute = 100000000'],
     ['alter the schema', 'ALTER TABLE bans ADD COLUMN x INT'],
     ['drop a table', 'DROP TABLE ban_status'],
@@ -134,9 +154,18 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     expect(Date.now() - Date.parse(`${planted.created_at.replace(' ', 'T')}Z`)).toBeLessThan(60_000)
 
     // Its readdb registered this machine's own addresses already; nothing may be added to them.
-    const own = async () => (await central.db.selectFrom('host_addresses').select('address').where('host_id', '=', await hostId('web-a')).execute()).map((r) => r.address).sort()
+    const own = async () =>
+      (
+        await central.db
+          .selectFrom('host_addresses')
+          .select('address')
+          .where('host_id', '=', await hostId('web-a'))
+          .execute()
+      )
+        .map((r) => r.address)
+        .sort()
     const registered = await own()
-    await stolen.query("CALL f2b_register_addresses('web-a', '[\"0.0.0.0/0\", \"::/0\", \"10.0.0.0/8\", \"$(reboot)\"]')")
+    await stolen.query('CALL f2b_register_addresses(\'web-a\', \'["0.0.0.0/0", "::/0", "10.0.0.0/8", "$(reboot)"]\')')
     expect(await own()).toEqual(registered)
     const many = JSON.stringify(Array.from({ length: 65 }, (_, i) => `198.18.0.${i + 1}`))
     await expect(stolen.query('CALL f2b_register_addresses(?, ?)', ['web-a', many])).rejects.toThrow(/at most 64 addresses/)
@@ -151,7 +180,9 @@ describe.runIf(dialects().includes('mysql'))('mysql: one host, one identity', ()
     try {
       const held: number[] = []
       for (let i = 0; i < 6; i++) {
-        const [sets] = (await stolen.query('CALL f2b_report_ban(?, NULL, ?, ?, ?, ?, 600, NULL, 0)', ['web-a', `198.51.100.${20 + i}`, 'sshd', 'tcp', '22'])) as unknown as [{ held: number }[][]]
+        const [sets] = (await stolen.query('CALL f2b_report_ban(?, NULL, ?, ?, ?, ?, 600, NULL, 0)', ['web-a', `198.51.100.${20 + i}`, 'sshd', 'tcp', '22'])) as unknown as [
+          { held: number }[][],
+        ]
         held.push(Number(sets[0]?.[0]?.held))
       }
       // 198.51.100.5 above counts too: 3 in the minute, then everything is held.

@@ -126,7 +126,12 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
     await f2b.halt()
     try {
       const r = await poll(viaDb)
-      expect(r).toMatchObject({ removed: 0, errors: 0, keptPending: 1, localProblem: expect.stringMatching(/^cannot unban locally: fail2ban-client set f2b-central-shared unbanip <1 address> failed: /) })
+      expect(r).toMatchObject({
+        removed: 0,
+        errors: 0,
+        keptPending: 1,
+        localProblem: expect.stringMatching(/^cannot unban locally: fail2ban-client set f2b-central-shared unbanip <1 address> failed: /),
+      })
       expect(await statusOf(id, 'lf-db')).toEqual({ status: BanStatus.Pending, error: expect.stringMatching(/^cannot unban locally: /) })
     } finally {
       await f2b.resume()
@@ -147,7 +152,13 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
       const r = await readdb(viaDb)
       expect([r.code, r.stderr]).toEqual([0, ''])
       const line = JSON.parse(r.stdout) as Record<string, unknown>
-      expect(line).toMatchObject({ level: 40, added: 0, keptPending: 1, linesWritten: 0, localProblem: expect.stringMatching(/^fail2ban is not answering: fail2ban socket \S+: status failed: (ENOENT|ECONNREFUSED)/) })
+      expect(line).toMatchObject({
+        level: 40,
+        added: 0,
+        keptPending: 1,
+        linesWritten: 0,
+        localProblem: expect.stringMatching(/^fail2ban is not answering: fail2ban socket \S+: status failed: (ENOENT|ECONNREFUSED)/),
+      })
       expect(line.msg).toMatch(/^poll: bans kept pending: fail2ban is not answering/)
       expect(await statusOf(id, 'lf-db')).toEqual({ status: BanStatus.Pending, error: expect.stringMatching(/^fail2ban is not answering/) })
       expect(statSync(sharedLog).size).toBe(size)
@@ -160,7 +171,7 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
   })
 
   it.each([
-    ['ban state from fail2ban\'s database', 'lf-db'],
+    ["ban state from fail2ban's database", 'lf-db'],
     ['ban state through fail2ban-client', 'lf-client'],
   ])('point 3: the shared jail stopped (%s): the ban stays 0 with the reason; the jail started again, the next poll applies it (1)', async (_, host) => {
     const config = host === 'lf-db' ? viaDb : viaClient

@@ -44,7 +44,8 @@ describe.runIf(dialects().includes('mysql'))(`mysql: ${HOSTS} hosts polling whil
     const poll = (i: number) =>
       pollOnce({ central, hostName: `poller-${i}`, machineId: null, banState, sharedLog: join(tdb.dir, `poller-${i}.log`), recentBanFraction: 0.4, batchSize: 1000 })
     const reports = Array.from({ length: REPORTERS }, async (_, r) => {
-      for (let b = 0; b < BANS_PER_REPORTER; b++) await insertBan(central, `reporter-${r}`, null, { ip: `198.51.100.${r * BANS_PER_REPORTER + b + 1}`, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
+      for (let b = 0; b < BANS_PER_REPORTER; b++)
+        await insertBan(central, `reporter-${r}`, null, { ip: `198.51.100.${r * BANS_PER_REPORTER + b + 1}`, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
     })
     const polls = Array.from({ length: HOSTS }, (_, i) => poll(i))
     const settled = await Promise.allSettled([...reports, ...polls])
@@ -74,13 +75,18 @@ describe.runIf(dialects().includes('mysql'))(`mysql: ${HOSTS} hosts polling whil
       for (let b = 0; b < 30; b++) await insertBan(central, `burst-${r}`, null, { ip: `203.0.113.${b + 1}`, jail: `j${r}`, protocol: 'tcp', port: 'ssh', bantime: 3600 })
     })
     const polls = Array.from({ length: 10 }, async (_, i) => {
-      while (reporting) await pollOnce({ central, hostName: `stamper-${i}`, machineId: null, banState, sharedLog: join(tdb.dir, `stamper-${i}.log`), recentBanFraction: 0.4, batchSize: 1000 })
+      while (reporting)
+        await pollOnce({ central, hostName: `stamper-${i}`, machineId: null, banState, sharedLog: join(tdb.dir, `stamper-${i}.log`), recentBanFraction: 0.4, batchSize: 1000 })
     })
     const settled = await Promise.allSettled(reports)
     reporting = false
     settled.push(...(await Promise.allSettled(polls)))
     expect(settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))).toEqual([])
-    const { n } = await central.db.selectFrom('bans').select((eb) => eb.fn.countAll<number>().as('n')).where('jail', 'like', 'j%').executeTakeFirstOrThrow()
+    const { n } = await central.db
+      .selectFrom('bans')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('jail', 'like', 'j%')
+      .executeTakeFirstOrThrow()
     expect(Number(n)).toBe(600)
     expect(retried).toEqual([])
   }, 300_000)

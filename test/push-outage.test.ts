@@ -65,7 +65,14 @@ describe(`${dialect}: push through a broker outage`, () => {
       beforeStart: (s) => writeFileSync(s.path('shared.log'), ''),
     })
     const notify = { mqtt: { url: broker.url, topic } }
-    configD = writeHostConfig({ dir: tdb.dir, name: 'host-d', dbUrl: tdb.url, sharedLog: server.path('shared.log'), fail2ban: { client: server.clientArgv(), sharedJail: SHARED }, extra: { notify, readdb: { schedule: '*/20 * * * * *' } } })
+    configD = writeHostConfig({
+      dir: tdb.dir,
+      name: 'host-d',
+      dbUrl: tdb.url,
+      sharedLog: server.path('shared.log'),
+      fail2ban: { client: server.clientArgv(), sharedJail: SHARED },
+      extra: { notify, readdb: { schedule: '*/20 * * * * *' } },
+    })
     configE = writeHostConfig({ dir: tdb.dir, name: 'host-e', dbUrl: tdb.url, extra: { notify } })
     daemon = startDaemon(configD, { READDB_LOG_LEVEL: 'debug' })
     await waitUntil("D's daemon to subscribe", () => daemon.output().includes(`subscribed to ${topic}/bans`), 20_000)

@@ -124,10 +124,14 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     appendFileSync(shared('a').path('auth.log'), `${now} auth failure from ${ip}\n${now} auth failure from ${ip}\n`)
     await shared('a').waitForBan('auth', ip, 20_000)
     await Promise.all([shared('b').waitForBan(SHARED, ip, 20_000), shared('c').waitForBan(SHARED, ip, 20_000)])
-    await waitUntil('B and C to record it', async () => {
-      const s = await statuses(ip)
-      return s['host-b'] === BanStatus.Added && s['host-c'] === BanStatus.Added
-    }, 10_000)
+    await waitUntil(
+      'B and C to record it',
+      async () => {
+        const s = await statuses(ip)
+        return s['host-b'] === BanStatus.Added && s['host-c'] === BanStatus.Added
+      },
+      10_000,
+    )
     // The hand-over banned it; then the shared jail read the line and banned nothing twice.
     for (const name of ['b', 'c']) {
       const log = await shared(name).waitForLog(new RegExp(`\\[${SHARED}\\] ${ip.replaceAll('.', '\\.')} already banned`), 15_000)
@@ -146,10 +150,14 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     const r = await runCli(['unban', ip, '--config', configs.ops as string])
     expect([r.code, r.stderr]).toEqual([0, ''])
     await waitUntil('B and C to take it out', async () => !(await shared('b').bannedIps(SHARED)).includes(ip) && !(await shared('c').bannedIps(SHARED)).includes(ip), 20_000)
-    await waitUntil('B and C to record 4', async () => {
-      const s = await statuses(ip)
-      return s['host-b'] === BanStatus.Removed && s['host-c'] === BanStatus.Removed
-    }, 10_000)
+    await waitUntil(
+      'B and C to record 4',
+      async () => {
+        const s = await statuses(ip)
+        return s['host-b'] === BanStatus.Removed && s['host-c'] === BanStatus.Removed
+      },
+      10_000,
+    )
     await waitUntil('the routers to be told', () => routerFeed.messages.includes(`${vallumd}/edge/del ${ip}`), 10_000)
     expect(schedulePolls()).toEqual([1, 1])
   })
@@ -193,12 +201,19 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 50 }, (_, j) => forger.publishAsync(`${topic}/bans`, String(i * 50 + j), { qos: 1 })))
     await forger.endAsync()
     // The last wake-up of the flood makes one more poll after it; then nothing more comes.
-    await waitUntil('the flood to be worked off', async () => {
-      const n = pollStarts(b, 'wake-up').length
-      await new Promise((r) => setTimeout(r, 1500))
-      return n > before && pollStarts(b, 'wake-up').length === n
-    }, 30_000, 0)
-    const starts = pollStarts(b, 'wake-up').slice(before).map((l) => Number(l.time))
+    await waitUntil(
+      'the flood to be worked off',
+      async () => {
+        const n = pollStarts(b, 'wake-up').length
+        await new Promise((r) => setTimeout(r, 1500))
+        return n > before && pollStarts(b, 'wake-up').length === n
+      },
+      30_000,
+      0,
+    )
+    const starts = pollStarts(b, 'wake-up')
+      .slice(before)
+      .map((l) => Number(l.time))
     expect(starts.length).toBeGreaterThan(0)
     expect(starts.length).toBeLessThan(100)
     // Never sooner than 250 ms after the poll before (pino's time is in whole ms).

@@ -92,7 +92,10 @@ describe.runIf(dialects().includes('mysql'))('mysql: a poll that cannot finish',
   it('sessions get a metadata-lock wait and a statement time limit', async () => {
     const db = await openDatabase(parseDatabaseUrl(host.tdb.url), { timeoutMs: 2000, statementTimeoutMs: 1500 })
     try {
-      const { rows } = await sql<{ lockWait: number | string; statement: number | string }>`SELECT @@session.lock_wait_timeout AS lockWait, @@session.max_statement_time AS statement`.execute(db.db)
+      const { rows } = await sql<{
+        lockWait: number | string
+        statement: number | string
+      }>`SELECT @@session.lock_wait_timeout AS lockWait, @@session.max_statement_time AS statement`.execute(db.db)
       expect(Number(rows[0]?.lockWait)).toBe(2)
       expect(Number(rows[0]?.statement)).toBe(1.5)
       const started = performance.now()
@@ -147,7 +150,14 @@ describe.runIf(dialects().includes('mysql'))('mysql: a poll that cannot finish',
       // How long it had run at the first skipped tick depends on when in a tick the loaded machine started it: 0-2 s.
       expect(skipped[0]).toMatch(/"level":40,.*"runningSeconds":[0-2],.*"msg":"tick skipped: previous poll still running for [0-2]s"/)
       // the next attempts fail too (no handshake within database.timeoutSeconds), and the daemon lives on
-      await waitUntil('a second failed poll', () => lines().slice(seen).filter((l) => l.includes('"msg":"poll failed"')).length >= 2, 10_000)
+      await waitUntil(
+        'a second failed poll',
+        () =>
+          lines()
+            .slice(seen)
+            .filter((l) => l.includes('"msg":"poll failed"')).length >= 2,
+        10_000,
+      )
       expect(child.exitCode).toBeNull()
       expect(await statusOf(during)).toBe(BanStatus.Pending)
       proxy.restore()

@@ -36,10 +36,14 @@ describe.each(dialects())('%s: readdb and f2b-central migrate', (dialect) => {
     const refused = await runProgram(BIN.readdb, ['--config', operator])
     expect(refused).toMatchObject({ code: 1, stderr: 'readdb: the database has no f2b-central schema (run `f2b-central migrate` first)\n' })
     const status = await runProgram(BIN.cli, ['migrate', '--status', '--config', operator])
-    expect(status.stdout).toBe('pending  0001-initial-schema\npending  0002-allowlist-unban-report-key\npending  0003-flood-guard-count\npending  0004-host-addresses\npending  0005-local-expiry-sweep\npending  0006-host-accounts\npending  0007-held-bans\npending  0008-firewall-resync\n')
+    expect(status.stdout).toBe(
+      'pending  0001-initial-schema\npending  0002-allowlist-unban-report-key\npending  0003-flood-guard-count\npending  0004-host-addresses\npending  0005-local-expiry-sweep\npending  0006-host-accounts\npending  0007-held-bans\npending  0008-firewall-resync\n',
+    )
     const migrated = await runProgram(BIN.cli, ['migrate', '--config', operator])
     expect(migrated.code).toBe(0)
-    expect(migrated.stdout).toMatch(/: applied 0001-initial-schema\n.*: applied 0002-allowlist-unban-report-key\n.*: applied 0003-flood-guard-count\n.*: applied 0004-host-addresses\n.*: applied 0005-local-expiry-sweep\n.*: applied 0006-host-accounts\n.*: applied 0007-held-bans\n.*: applied 0008-firewall-resync\n$/)
+    expect(migrated.stdout).toMatch(
+      /: applied 0001-initial-schema\n.*: applied 0002-allowlist-unban-report-key\n.*: applied 0003-flood-guard-count\n.*: applied 0004-host-addresses\n.*: applied 0005-local-expiry-sweep\n.*: applied 0006-host-accounts\n.*: applied 0007-held-bans\n.*: applied 0008-firewall-resync\n$/,
+    )
     expect(migrated.stdout).not.toMatch(/password/)
     const again = await runProgram(BIN.cli, ['migrate', '--config', operator])
     expect(again.stdout).toMatch(/schema is up to date/)
@@ -125,7 +129,9 @@ describe('readdb takes one lock per host', () => {
       expect(readFileSync(lockFile, 'utf8')).toBe(`${child.pid}\n`)
       const second = await runProgram(BIN.readdb, ['--config', config])
       expect(second.code).toBe(3)
-      expect(second.stderr).toBe(`readdb: readdb is already running on this host (pid ${child.pid}, lock file ${lockFile}) (run either the daemon or the cron/timer poll, not both)\n`)
+      expect(second.stderr).toBe(
+        `readdb: readdb is already running on this host (pid ${child.pid}, lock file ${lockFile}) (run either the daemon or the cron/timer poll, not both)\n`,
+      )
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
       expect(existsSync(lockFile)).toBe(false)
@@ -224,7 +230,12 @@ describe('readdb when fail2ban is not running', () => {
     tdb = await createTestDatabase('sqlite')
     const central = await tdb.openMigrated()
     try {
-      const config = writeHostConfig({ dir: tdb.dir, name: 'nof2b-1', dbUrl: tdb.url, fail2ban: { client: ['fail2ban-client', '-s', join(tdb.dir, 'no-such.sock')], timeoutSeconds: 10 } })
+      const config = writeHostConfig({
+        dir: tdb.dir,
+        name: 'nof2b-1',
+        dbUrl: tdb.url,
+        fail2ban: { client: ['fail2ban-client', '-s', join(tdb.dir, 'no-such.sock')], timeoutSeconds: 10 },
+      })
       const id = await insertBan(central, 'web-1', null, report('192.0.2.90'))
       const r = await runProgram(BIN.readdb, ['--config', config])
       expect(r.code).toBe(1)

@@ -28,7 +28,9 @@ const addedIp = (i: number) => `172.16.${(i >> 8) & 255}.${i & 255}`
 
 async function insertBans(central: CentralDb, reporterId: number, ips: readonly string[]): Promise<void> {
   for (let i = 0; i < ips.length; i += 1000) {
-    const rows = ips.slice(i, i + 1000).map((ip) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', reporter_id: reporterId, bantime: 3600, expires_at: central.adapter.nowPlusSeconds(3600) }))
+    const rows = ips
+      .slice(i, i + 1000)
+      .map((ip) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', reporter_id: reporterId, bantime: 3600, expires_at: central.adapter.nowPlusSeconds(3600) }))
     await central.db.transaction().execute((trx) => trx.insertInto('bans').values(rows).execute())
   }
 }

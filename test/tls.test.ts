@@ -120,7 +120,15 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
   }
   const caTls = () => ({ ca: pem('ca.pem') })
   const wrongCaTls = () => ({ ca: pem('other-ca.pem') })
-  const sslOptions = (ca: string): ConnectionOptions => ({ host: '127.0.0.1', port, user: 'f2b', password: PASSWORD, database: 'f2b_central', connectTimeout: 3000, ssl: { ca: readFileSync(ca), rejectUnauthorized: true } })
+  const sslOptions = (ca: string): ConnectionOptions => ({
+    host: '127.0.0.1',
+    port,
+    user: 'f2b',
+    password: PASSWORD,
+    database: 'f2b_central',
+    connectTimeout: 3000,
+    ssl: { ca: readFileSync(ca), rejectUnauthorized: true },
+  })
 
   it('with the test CA: migrate, add2db and readdb work', async () => {
     const migrated = await runProgram(BIN.cli, ['migrate', '--config', config('tls-op', caTls())])
@@ -152,7 +160,9 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
     const spool = join(tmp, 'wrong-ca-spool')
     const r = await runProgram(BIN.add2db, ['--config', config('tls-wrong', wrongCaTls(), { spool }), '--jail', 'sshd', '--ip', '203.0.113.11'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toMatch(/^add2db: warning: ban kept in the local spool \(.*\): database mysql:\/\/f2b@127\.0\.0\.1:\d+\/f2b_central: TLS handshake failed: (self-signed certificate in certificate chain|unable to verify the first certificate)/)
+    expect(r.stderr).toMatch(
+      /^add2db: warning: ban kept in the local spool \(.*\): database mysql:\/\/f2b@127\.0\.0\.1:\d+\/f2b_central: TLS handshake failed: (self-signed certificate in certificate chain|unable to verify the first certificate)/,
+    )
     expect(r.stderr).toMatch(/database\.tls\.ca must be the CA that signed the server's certificate/)
     expect(r.stderr.split('\n')).toHaveLength(2)
     expect(readdirSync(spool)).toHaveLength(1)
@@ -196,7 +206,12 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
       const fake = await impostor({ tls, cert: readFileSync(pem('server.pem'), 'utf8'), key: readFileSync(pem('server.key'), 'utf8') })
       try {
         const url = `mysql://f2b@127.0.0.1:${fake.port}/f2b_central`
-        const path = writeHostConfig({ dir: tmp, name: `impostor-${tls}`, dbUrl: url, extra: { database: { url, passwordFile, timeoutSeconds: 3, tls: { ...caTls(), serverName: 'db.example.org' } } } })
+        const path = writeHostConfig({
+          dir: tmp,
+          name: `impostor-${tls}`,
+          dbUrl: url,
+          extra: { database: { url, passwordFile, timeoutSeconds: 3, tls: { ...caTls(), serverName: 'db.example.org' } } },
+        })
         const r = await runProgram(BIN.cli, ['migrate', '--status', '--config', path])
         expect(r.code).toBe(1)
         expect(r.stderr).toMatch(
@@ -229,7 +244,11 @@ describe.runIf(missing.length === 0)('mysql over TLS (private MariaDB server)', 
 
   it.each([
     ['a missing ca file', () => ({ tls: { ca: join(tmp, 'nowhere.pem') } }), /database\.tls\.ca: cannot read .*nowhere\.pem: ENOENT/],
-    ['a key other users can read', () => ({ tls: { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('loose.key') } }), /database\.tls\.key .*loose\.key is accessible to other users \(mode 644\); refusing to use it \(chmod 600 /],
+    [
+      'a key other users can read',
+      () => ({ tls: { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('loose.key') } }),
+      /database\.tls\.key .*loose\.key is accessible to other users \(mode 644\); refusing to use it \(chmod 600 /,
+    ],
     ['tls with a sqlite URL', () => ({ url: `sqlite:${join(tmp, 'x.sqlite')}`, tls: { ca: pem('ca.pem') } }), /database\.tls: TLS settings are only for mysql URLs/],
   ])('config error, exit 1 naming the key: %s', async (_what, database, message) => {
     const d = database() as { url?: string; tls: Record<string, unknown> }

@@ -55,7 +55,10 @@ export function initialSchema(d: SchemaDialect): Migration {
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('value', 'bigint', (c) => c.notNull())
         .execute()
-      await db.insertInto('ban_sequence' as never).values({ id: 1, value: 0 } as never).execute()
+      await db
+        .insertInto('ban_sequence' as never)
+        .values({ id: 1, value: 0 } as never)
+        .execute()
 
       await sql`
         CREATE VIEW ban_host_status AS

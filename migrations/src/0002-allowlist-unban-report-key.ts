@@ -31,7 +31,10 @@ export function allowlistUnbanReportKey(d: SchemaDialect): Migration {
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('version', 'bigint', (c) => c.notNull())
         .execute()
-      await db.insertInto('allowlist_version' as never).values({ id: 1, version: 0 } as never).execute()
+      await db
+        .insertInto('allowlist_version' as never)
+        .values({ id: 1, version: 0 } as never)
+        .execute()
     },
     async down(db) {
       await db.schema.dropTable('allowlist_version').execute()

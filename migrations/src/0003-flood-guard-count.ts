@@ -5,7 +5,10 @@ import type { SchemaDialect } from './schema-dialect.js'
 export function floodGuardCount(_d: SchemaDialect): Migration {
   return {
     async up(db) {
-      await db.schema.alterTable('hosts').addColumn('refused_bans', 'bigint', (c) => c.notNull().defaultTo(0)).execute()
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('refused_bans', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute()
     },
     async down(db) {
       await db.schema.alterTable('hosts').dropColumn('refused_bans').execute()

@@ -10,7 +10,10 @@ export function localExpirySweep(d: SchemaDialect): Migration {
   return {
     async up(db) {
       await db.schema.alterTable('hosts').addColumn('swept_until', d.timestampType).execute()
-      await db.updateTable('hosts' as never).set({ swept_until: sql`last_seen` } as never).execute()
+      await db
+        .updateTable('hosts' as never)
+        .set({ swept_until: sql`last_seen` } as never)
+        .execute()
     },
     async down(db) {
       await db.schema.alterTable('hosts').dropColumn('swept_until').execute()

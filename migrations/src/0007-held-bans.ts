@@ -16,7 +16,10 @@ export function heldBans(d: SchemaDialect): Migration {
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('max_bans_per_minute', 'integer', (c) => c.notNull())
         .execute()
-      await db.insertInto('fleet_settings' as never).values({ id: 1, max_bans_per_minute: 1000 } as never).execute()
+      await db
+        .insertInto('fleet_settings' as never)
+        .values({ id: 1, max_bans_per_minute: 1000 } as never)
+        .execute()
     },
     async down(db) {
       await db.schema.dropTable('fleet_settings').execute()

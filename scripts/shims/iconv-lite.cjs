@@ -46,7 +46,11 @@ function encodeCesu8(str) {
 }
 
 function isCesu8(encoding) {
-  return String(encoding).toLowerCase().replace(/[^a-z0-9]/g, '') === 'cesu8'
+  return (
+    String(encoding)
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '') === 'cesu8'
+  )
 }
 
 function unsupported(encoding) {

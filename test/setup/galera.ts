@@ -212,7 +212,11 @@ export async function startGaleraCluster(options: { timeoutMs?: number } = {}): 
     // Node 1: a new datadir, bootstrapped alone; nodes 2 and 3 start empty and get node 1's
     // files by rsync state transfer, one after the other (node 1 is the only donor).
     await chown()
-    await run(installDb, ['--no-defaults', `--datadir=${join(nodes[0]!.dir, 'data')}`, `--user=${osUser}`, '--skip-test-db', '--auth-root-authentication-method=normal', '--innodb-log-file-size=8M'], { timeout: 60_000 })
+    await run(
+      installDb,
+      ['--no-defaults', `--datadir=${join(nodes[0]!.dir, 'data')}`, `--user=${osUser}`, '--skip-test-db', '--auth-root-authentication-method=normal', '--innodb-log-file-size=8M'],
+      { timeout: 60_000 },
+    )
     await chown()
     start(1, ['--wsrep-new-cluster'])
     await waitFor('node 1 bootstrap', () => synced(1, 'socket'))
@@ -249,7 +253,9 @@ export async function startGaleraCluster(options: { timeoutMs?: number } = {}): 
       const before = existsSync(log) ? readFileSync(log, 'utf8').length : 0
       // The position its InnoDB holds, then a start from it: an incremental transfer when the others' gcache still has the gap.
       await run(mariadbd, [`--defaults-file=${cnf(i)}`, '--wsrep-recover'], { timeout: 60_000 })
-      const recovered = readFileSync(log, 'utf8').slice(before).match(/Recovered position: *(\S+)/)
+      const recovered = readFileSync(log, 'utf8')
+        .slice(before)
+        .match(/Recovered position: *(\S+)/)
       if (!recovered) throw new Error(`node ${i}: --wsrep-recover logged no position (see ${log})`)
       start(i, [`--wsrep-start-position=${recovered[1]}`])
       await waitFor(`node ${i} rejoin`, () => synced(i, 'tcp'), Date.now() + 90_000)

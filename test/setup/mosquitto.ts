@@ -104,7 +104,7 @@ export async function silentBroker(): Promise<{ url: string; close: () => Promis
 /** Throws, saying how to fix it, unless the machine's Mosquitto listens on 127.0.0.1:1883. */
 export async function requireSharedBroker(): Promise<void> {
   requirePrograms('mosquitto')
-  if (!(await accepting(1883))) throw new Error('Mosquitto is not listening on 127.0.0.1:1883: start it with `mosquitto -d` (npm test\'s preparation does it when run as root)')
+  if (!(await accepting(1883))) throw new Error("Mosquitto is not listening on 127.0.0.1:1883: start it with `mosquitto -d` (npm test's preparation does it when run as root)")
 }
 
 /** Every message on `<prefix>/#` from now on, as `topic payload`, read by a real subscriber (MQTT.js). */

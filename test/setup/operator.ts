@@ -66,7 +66,12 @@ export async function seedBan(central: CentralDb, b: SeedBan): Promise<number> {
     .executeTakeFirstOrThrow()
   const id = Number(r.insertId)
   if (b.seq !== undefined && b.seq !== null) await central.db.updateTable('bans').set({ seq: b.seq }).where('id', '=', id).execute()
-  if (b.revoked !== undefined) await central.db.updateTable('bans').set({ revoked_at: at(b.revoked), revoked_by: 'test' }).where('id', '=', id).execute()
+  if (b.revoked !== undefined)
+    await central.db
+      .updateTable('bans')
+      .set({ revoked_at: at(b.revoked), revoked_by: 'test' })
+      .where('id', '=', id)
+      .execute()
   return id
 }
 

@@ -15,7 +15,9 @@ export function reportLines(ip: string, summary: ReportSummary): { lines: string
   }
   if (summary.kind === 'stored' && summary.spoolProblem) lines.push(`add2db: warning: ban stored; not shipped from the spool: ${summary.spoolProblem}`)
   if (summary.kind === 'spooled') {
-    lines.push(`add2db: ${summary.needsAdmin ? 'error' : 'warning'}: ban kept in the local spool (${summary.path}): ${summary.reason}; the next add2db or readdb that reaches the database ships it`)
+    lines.push(
+      `add2db: ${summary.needsAdmin ? 'error' : 'warning'}: ban kept in the local spool (${summary.path}): ${summary.reason}; the next add2db or readdb that reaches the database ships it`,
+    )
     return { lines, code: summary.needsAdmin ? ExitCode.Failure : ExitCode.Ok }
   }
   return { lines, code: ExitCode.Ok }

@@ -20,7 +20,12 @@ export function parseReaddbArgs(argv: string[]): ReaddbArgs {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, daemon: { type: 'boolean', default: false }, resync: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        config: { type: 'string' },
+        daemon: { type: 'boolean', default: false },
+        resync: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
       strict: true,
       allowPositionals: false,
     })

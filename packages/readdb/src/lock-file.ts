@@ -96,7 +96,10 @@ function heldBy(name: string, path: string): AlreadyRunningError {
   if (holder !== undefined) {
     return new AlreadyRunningError(`readdb is already running on this host (pid ${holder}, lock file ${path})`, 'run either the daemon or the cron/timer poll, not both')
   }
-  return new AlreadyRunningError(`the readdb lock for ${path} is held by a process this user cannot see: not a readdb of this user`, `find it with \`ss -xlp | grep '${NAME_PREFIX}'\` and stop it`)
+  return new AlreadyRunningError(
+    `the readdb lock for ${path} is held by a process this user cannot see: not a readdb of this user`,
+    `find it with \`ss -xlp | grep '${NAME_PREFIX}'\` and stop it`,
+  )
 }
 
 /**

@@ -29,7 +29,8 @@ async function main(argv: string[]): Promise<ExitCode> {
   const lock = await acquireLock(config.readdb.lockFile)
   try {
     if (args.resync && args.daemon) throw new UsageError('readdb: --resync is one run; a running daemon resyncs on SIGHUP', 'run `readdb --help`')
-    if (args.resync && config.firewall === undefined) throw new UsageError('readdb --resync: the config has no firewall section', 'add firewall.backend (nftables or ipset); see README "Firewall mode"')
+    if (args.resync && config.firewall === undefined)
+      throw new UsageError('readdb --resync: the config has no firewall section', 'add firewall.backend (nftables or ipset); see README "Firewall mode"')
     return await run(config, identity, args.resync)
   } finally {
     lock.release()
@@ -39,9 +40,11 @@ async function main(argv: string[]): Promise<ExitCode> {
 async function run(config: Config, identity: ConfigIdentity | undefined, resyncNow: boolean): Promise<ExitCode> {
   const log = createLogger()
   // No statement of a poll outlives the poll's own deadline, on the server either.
-  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch((err: unknown) => {
-    throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
-  })
+  const central = await openDatabase(config.database.target, { timeoutMs: config.database.timeoutMs, statementTimeoutMs: config.readdb.pollTimeoutSeconds * 1000 }).catch(
+    (err: unknown) => {
+      throw asDatabaseError(err, `database ${describeTarget(config.database.target)}`)
+    },
+  )
   // notify.mqtt: woken by the fleet's wake-ups (daemon), publishing the vallumd topics.
   const push = await openPush(config, log, identity !== undefined)
   try {

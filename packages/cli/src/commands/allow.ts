@@ -12,12 +12,7 @@ them (status 6), including bans stored before the entry was added. IPv4 and IPv6
 addresses or networks. Run with an operator account: host accounts cannot change it.`
 
 export async function run(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'allow',
-    argv,
-    { reason: { type: 'string' }, ...COMMON_OPTIONS },
-    true,
-  )
+  const { values, positionals } = parseCommandArgs('allow', argv, { reason: { type: 'string' }, ...COMMON_OPTIONS }, true)
   if (values.help) {
     process.stdout.write(`${USAGE}\n`)
     return ExitCode.Ok

@@ -28,16 +28,21 @@ reports are stored held: no other host applies them until \`bans release --repor
 (then every host does) or \`bans drop --reporter HOST\` (deleted). \`bans held\` lists them.`
 
 export async function run(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('bans', argv, {
-    ip: { type: 'string' },
-    jail: { type: 'string' },
-    host: { type: 'string' },
-    since: { type: 'string' },
-    until: { type: 'string' },
-    limit: { type: 'string', default: '100' },
-    reporter: { type: 'string' },
-    ...COMMON_OPTIONS,
-  }, true)
+  const { values, positionals } = parseCommandArgs(
+    'bans',
+    argv,
+    {
+      ip: { type: 'string' },
+      jail: { type: 'string' },
+      host: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string', default: '100' },
+      reporter: { type: 'string' },
+      ...COMMON_OPTIONS,
+    },
+    true,
+  )
   if (values.help) {
     print(USAGE)
     return ExitCode.Ok
@@ -72,7 +77,11 @@ export async function run(argv: string[]): Promise<ExitCode> {
   return ExitCode.Ok
 }
 
-async function runHeld(sub: 'held' | 'release' | 'drop' | 'limit', rest: string[], values: { reporter?: string | undefined; json: boolean; config?: string | undefined }): Promise<ExitCode> {
+async function runHeld(
+  sub: 'held' | 'release' | 'drop' | 'limit',
+  rest: string[],
+  values: { reporter?: string | undefined; json: boolean; config?: string | undefined },
+): Promise<ExitCode> {
   if (sub === 'limit') {
     if (rest.length > 1) throw usage('bans', `unexpected argument ${JSON.stringify(rest[1]?.slice(0, 40))}`)
     const wanted = rest[0] === undefined ? undefined : parseFloodLimit(rest[0])
@@ -89,7 +98,13 @@ async function runHeld(sub: 'held' | 'release' | 'drop' | 'limit', rest: string[
     const held = await withDatabase(values.config, (central) => listHeldBans(central))
     if (values.json) printJson(held.map((h) => ({ ...h, since: dbTimeToIso(h.since), newest: dbTimeToIso(h.newest) })))
     else if (held.length === 0) print('no held bans')
-    else print(table(['REPORTER', 'HELD', 'SINCE (UTC)', 'NEWEST (UTC)'], held.map((h) => [shown(h.reporter), String(h.count), shownTime(dbTimeToIso(h.since)), shownTime(dbTimeToIso(h.newest))])))
+    else
+      print(
+        table(
+          ['REPORTER', 'HELD', 'SINCE (UTC)', 'NEWEST (UTC)'],
+          held.map((h) => [shown(h.reporter), String(h.count), shownTime(dbTimeToIso(h.since)), shownTime(dbTimeToIso(h.newest))]),
+        ),
+      )
     return ExitCode.Ok
   }
   if (values.reporter === undefined) throw usage('bans', `\`bans ${sub}\` needs --reporter HOST`)
@@ -123,7 +138,15 @@ function printList(list: BanList): void {
   print(
     table(
       ['ID', 'ADDRESS', 'JAIL', 'REPORTER', 'REPORTED (UTC)', 'EXPIRES (UTC)', 'APPLIED'],
-      list.bans.map((b) => [String(b.id), shown(b.ip), shown(b.jail), shown(b.reporter), shownTime(b.createdAt), shownTime(b.expiresAt, 'never'), `${b.appliedHosts}/${list.hostCount}`]),
+      list.bans.map((b) => [
+        String(b.id),
+        shown(b.ip),
+        shown(b.jail),
+        shown(b.reporter),
+        shownTime(b.createdAt),
+        shownTime(b.expiresAt, 'never'),
+        `${b.appliedHosts}/${list.hostCount}`,
+      ]),
     ),
   )
   print(`${plural(list.bans.length, 'active ban')}${list.truncated ? ' shown; more match (raise --limit or narrow the filter)' : ''}`)

@@ -59,7 +59,9 @@ export async function run(argv: string[]): Promise<ExitCode> {
   })
   if (tally.rejected > 0) {
     const samples = [...tally.rejectedSamples].sort().slice(0, 5)
-    warn(`export: left out ${plural(tally.rejected, 'stored value')} that ${tally.rejected === 1 ? 'is' : 'are'} not a valid address: ${samples.map((r) => quote(r, 60)).join(', ')}`)
+    warn(
+      `export: left out ${plural(tally.rejected, 'stored value')} that ${tally.rejected === 1 ? 'is' : 'are'} not a valid address: ${samples.map((r) => quote(r, 60)).join(', ')}`,
+    )
   }
   return ExitCode.Ok
 }
@@ -69,7 +71,10 @@ export async function run(argv: string[]): Promise<ExitCode> {
  * mode, from the same code (readDesiredEntries, FirewallBackend.loadScript). The config's own
  * allowlist and infrastructure are left out as readdb leaves them out.
  */
-async function exportFirewall(format: 'nft' | 'ipset', values: { set?: string | undefined; table?: string | undefined; forward?: boolean | undefined; config?: string | undefined }): Promise<ExitCode> {
+async function exportFirewall(
+  format: 'nft' | 'ipset',
+  values: { set?: string | undefined; table?: string | undefined; forward?: boolean | undefined; config?: string | undefined },
+): Promise<ExitCode> {
   const backendName = format === 'nft' ? 'nftables' : 'ipset'
   const base = values.set === undefined ? undefined : argValue('export', () => setNames(values.set ?? '', '--set'))
   const table = values.table === undefined ? undefined : argValue('export', () => parseTableName(values.table ?? '', '--table'))
@@ -90,7 +95,9 @@ async function exportFirewall(format: 'nft' | 'ipset', values: { set?: string | 
   await write(script)
   if (rejected.n > 0) {
     const samples = [...rejected.samples].sort().slice(0, 5)
-    warn(`export: left out ${plural(rejected.n, 'stored value')} that ${rejected.n === 1 ? 'is' : 'are'} not a valid address or bannable network: ${samples.map((r) => quote(r, 60)).join(', ')}`)
+    warn(
+      `export: left out ${plural(rejected.n, 'stored value')} that ${rejected.n === 1 ? 'is' : 'are'} not a valid address or bannable network: ${samples.map((r) => quote(r, 60)).join(', ')}`,
+    )
   }
   return ExitCode.Ok
 }

@@ -42,7 +42,8 @@ export async function run(argv: string[]): Promise<ExitCode> {
   const name = argValue('hosts', () => parseHostName(nameArg, 'NAME'))
   const passwordFile = values['password-file']
   if (verb !== 'remove' && passwordFile === undefined) throw usage('hosts', `\`hosts ${verb}\` needs --password-file FILE (the password never goes on a command line)`)
-  if (verb !== 'add' && (values.account !== undefined || values.from !== undefined || values['require-ssl'])) throw usage('hosts', '--account, --from and --require-ssl go with `hosts add`')
+  if (verb !== 'add' && (values.account !== undefined || values.from !== undefined || values['require-ssl']))
+    throw usage('hosts', '--account, --from and --require-ssl go with `hosts add`')
 
   if (verb === 'add') {
     const account = argValue('hosts', () => ({ user: parseAccountName(values.account ?? defaultAccountName(name)), from: parseAccountHost(values.from ?? '%') }))
@@ -59,7 +60,9 @@ export async function run(argv: string[]): Promise<ExitCode> {
   if (verb === 'remove') {
     return withDatabase(values.config, async (central) => {
       const dropped = await removeHostAccounts(central, name)
-      print(`host ${name}: ${plural(dropped.length, 'account')} dropped${dropped.length ? ` (${dropped.map((a) => `'${a.user}'@'${a.from}'`).join(', ')})` : ''}; its bans and statuses stay`)
+      print(
+        `host ${name}: ${plural(dropped.length, 'account')} dropped${dropped.length ? ` (${dropped.map((a) => `'${a.user}'@'${a.from}'`).join(', ')})` : ''}; its bans and statuses stay`,
+      )
       return ExitCode.Ok
     })
   }
@@ -79,6 +82,12 @@ async function list(json: boolean, config: string | undefined): Promise<ExitCode
   for (const a of accounts) byHost.set(a.host, [...(byHost.get(a.host) ?? []), `${a.user}@${a.from}`])
   const rows = status.hosts.map((h) => ({ name: h.name, lastSeen: h.lastSeen, stale: h.stale, pending: h.pending, accounts: byHost.get(h.name) ?? [] }))
   if (json) printJson(rows)
-  else print(table(['HOST', 'LAST SEEN (UTC)', 'PENDING', 'ACCOUNT'], rows.map((r) => [shown(r.name), `${shownTime(r.lastSeen)}${r.stale ? ' (stale)' : ''}`, String(r.pending), r.accounts.join(', ') || '-'])))
+  else
+    print(
+      table(
+        ['HOST', 'LAST SEEN (UTC)', 'PENDING', 'ACCOUNT'],
+        rows.map((r) => [shown(r.name), `${shownTime(r.lastSeen)}${r.stale ? ' (stale)' : ''}`, String(r.pending), r.accounts.join(', ') || '-']),
+      ),
+    )
   return ExitCode.Ok
 }

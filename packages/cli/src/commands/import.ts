@@ -31,16 +31,21 @@ every user and kept in shell history.`
 const MAX_REPORTED = 20
 
 export async function run(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('import', argv, {
-    jail: { type: 'string', default: 'import' },
-    as: { type: 'string' },
-    bantime: { type: 'string' },
-    strict: { type: 'boolean', default: false },
-    legacy: { type: 'boolean', default: false },
-    from: { type: 'string' },
-    'password-file': { type: 'string' },
-    ...COMMON_OPTIONS,
-  }, true)
+  const { values, positionals } = parseCommandArgs(
+    'import',
+    argv,
+    {
+      jail: { type: 'string', default: 'import' },
+      as: { type: 'string' },
+      bantime: { type: 'string' },
+      strict: { type: 'boolean', default: false },
+      legacy: { type: 'boolean', default: false },
+      from: { type: 'string' },
+      'password-file': { type: 'string' },
+      ...COMMON_OPTIONS,
+    },
+    true,
+  )
   if (values.help) {
     print(USAGE)
     return ExitCode.Ok

@@ -15,12 +15,17 @@ the fleet (\`f2b-central bans show IP\`). Use a documentation address (192.0.2.x
   --clean            delete the simulated bans of IP (in JAIL) everywhere (operator account)`
 
 export async function run(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('simulate', argv, {
-    jail: { type: 'string', default: SIMULATE_JAIL },
-    bantime: { type: 'string' },
-    clean: { type: 'boolean', default: false },
-    ...COMMON_OPTIONS,
-  }, true)
+  const { values, positionals } = parseCommandArgs(
+    'simulate',
+    argv,
+    {
+      jail: { type: 'string', default: SIMULATE_JAIL },
+      bantime: { type: 'string' },
+      clean: { type: 'boolean', default: false },
+      ...COMMON_OPTIONS,
+    },
+    true,
+  )
   if (values.help) {
     print(USAGE)
     return ExitCode.Ok
@@ -42,7 +47,10 @@ export async function run(argv: string[]): Promise<ExitCode> {
     }
     return ExitCode.Ok
   }
-  const ban = await withDatabase(values.config, async (central, config) => ({ ...(await recordSimulatedBan(central, config.host.name, ip, jail, bantime)), reporter: config.host.name }))
+  const ban = await withDatabase(values.config, async (central, config) => ({
+    ...(await recordSimulatedBan(central, config.host.name, ip, jail, bantime)),
+    reporter: config.host.name,
+  }))
   if (values.json) printJson({ ip, jail, reporter: ban.reporter, banId: ban.banId, expiresAt: ban.expiresAt })
   else {
     print(`recorded simulated ban ${ban.banId}: ${ip} jail=${jail} reporter=${ban.reporter}, expires ${shownTime(ban.expiresAt, 'never')} UTC`)

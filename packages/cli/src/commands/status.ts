@@ -25,7 +25,10 @@ export async function run(argv: string[]): Promise<ExitCode> {
     return ExitCode.Ok
   }
   const staleAfterSeconds = argValue('status', () => parseDuration(values['stale-after'], '--stale-after'))
-  const { status, server } = await withDatabase(values.config, async (central) => ({ status: await readFleetStatus(central, { staleAfterSeconds }), server: central.serverInUse?.() }))
+  const { status, server } = await withDatabase(values.config, async (central) => ({
+    status: await readFleetStatus(central, { staleAfterSeconds }),
+    server: central.serverInUse?.(),
+  }))
   // The server answering, when database.url offers a choice or it is a cluster's node.
   const named = server && (server.of > 1 || server.galera) ? server : undefined
   if (values.json) printJson(named ? { ...status, server: named } : status)
@@ -38,20 +41,28 @@ export async function run(argv: string[]): Promise<ExitCode> {
     }
     for (const h of status.hosts) {
       const f = h.firewall
-      if (f) print(`${shown(h.name)}: ${shown(f.backend)} sets, ${plural(f.entries, 'entry', 'entries')}; last resync ${formatDuration(f.secondsSinceResync)} ago found drift ${f.drift} (${f.driftTotal} since the first)`)
+      if (f)
+        print(
+          `${shown(h.name)}: ${shown(f.backend)} sets, ${plural(f.entries, 'entry', 'entries')}; last resync ${formatDuration(f.secondsSinceResync)} ago found drift ${f.drift} (${f.driftTotal} since the first)`,
+        )
     }
     print(
       `${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}: ${status.staleHosts} stale (not seen for more than ${formatDuration(staleAfterSeconds)}), ` +
         `${status.hostsWithErrors} with errors in the last day, ${status.hostsRetrying} retrying after a local failure, ${status.stuckHosts} stuck`,
     )
     if (named) print(`database: ${describeServerInUse(named)}`)
-    for (const h of status.held) print(`held: ${plural(h.count, 'ban')} from ${shown(h.reporter)} since ${shownTime(h.since)} (past the flood limit; \`f2b-central bans release --reporter ${shown(h.reporter)}\` or \`bans drop\`)`)
+    for (const h of status.held)
+      print(
+        `held: ${plural(h.count, 'ban')} from ${shown(h.reporter)} since ${shownTime(h.since)} (past the flood limit; \`f2b-central bans release --reporter ${shown(h.reporter)}\` or \`bans drop\`)`,
+      )
   }
   return status.healthy ? ExitCode.Ok : ExitCode.Failure
 }
 
 function row(h: HostHealth): string[] {
-  const state = [h.stale ? 'STALE' : '', h.cursorAhead || h.stalled ? 'STUCK' : '', h.pendingWithErrors > 0 ? 'RETRYING' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') || 'ok'
+  const state =
+    [h.stale ? 'STALE' : '', h.cursorAhead || h.stalled ? 'STUCK' : '', h.pendingWithErrors > 0 ? 'RETRYING' : '', h.errorsLastDay > 0 ? 'ERRORS' : ''].filter(Boolean).join(',') ||
+    'ok'
   return [
     shown(h.name),
     `${formatDuration(h.secondsSinceSeen)} ago`,

@@ -36,7 +36,13 @@ export async function run(argv: string[]): Promise<ExitCode> {
     const entries = readTokensFile(file).map((e) => ({ name: e.name, created: e.created || null }))
     if (values.json) printJson(entries)
     else if (entries.length === 0) print(`no tokens in ${file}`)
-    else print(table(['NAME', 'CREATED (UTC)'], entries.map((e) => [e.name, e.created?.slice(0, 19).replace('T', ' ') ?? '-'])))
+    else
+      print(
+        table(
+          ['NAME', 'CREATED (UTC)'],
+          entries.map((e) => [e.name, e.created?.slice(0, 19).replace('T', ' ') ?? '-']),
+        ),
+      )
     return ExitCode.Ok
   }
   if (verb === 'remove') {
@@ -63,4 +69,3 @@ export async function run(argv: string[]): Promise<ExitCode> {
   warn(`tokens: ${name} added to ${file}; its token is in ${tokenFile} (mode 0600), nowhere else`)
   return ExitCode.Ok
 }
-

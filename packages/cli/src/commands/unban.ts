@@ -11,12 +11,7 @@ out of its shared jail at its next poll and records status 4. --allow also adds 
 central allowlist, so it is never banned by the fleet again.`
 
 export async function run(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'unban',
-    argv,
-    { allow: { type: 'boolean', default: false }, reason: { type: 'string' }, ...COMMON_OPTIONS },
-    true,
-  )
+  const { values, positionals } = parseCommandArgs('unban', argv, { allow: { type: 'boolean', default: false }, reason: { type: 'string' }, ...COMMON_OPTIONS }, true)
   if (values.help) {
     process.stdout.write(`${USAGE}\n`)
     return ExitCode.Ok
@@ -31,7 +26,9 @@ export async function run(argv: string[]): Promise<ExitCode> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ network: network.text, bansEnded: revoked.bans, addresses: revoked.addresses, allowlisted: allowed ?? false })}\n`)
     } else {
-      process.stdout.write(`${network.text}: ended ${revoked.bans} active ban(s) of ${revoked.addresses.length} address(es); hosts take them out of their shared jail at their next poll\n`)
+      process.stdout.write(
+        `${network.text}: ended ${revoked.bans} active ban(s) of ${revoked.addresses.length} address(es); hosts take them out of their shared jail at their next poll\n`,
+      )
       if (allowed !== undefined) process.stdout.write(`${network.text}: ${allowed ? 'added to' : 'already in'} the allowlist\n`)
     }
     return ExitCode.Ok

@@ -37,7 +37,11 @@ export async function checkDatabase(config: Config): Promise<CheckResult> {
       void central.close().catch(() => undefined)
     }
     if (identity.kind === 'other host') {
-      return fail('database', `account ${identity.account} speaks for host ${identity.host}, not ${config.host.name}: every write would be refused`, 'set host.name to the host this account was made for, or use that host\'s account')
+      return fail(
+        'database',
+        `account ${identity.account} speaks for host ${identity.host}, not ${config.host.name}: every write would be refused`,
+        "set host.name to the host this account was made for, or use that host's account",
+      )
     }
     const warning =
       identity.kind === 'unbound'

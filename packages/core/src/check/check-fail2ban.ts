@@ -30,7 +30,11 @@ export async function checkSharedJail(client: Fail2banClient, config: Config): P
   try {
     await client.run('status', jail)
   } catch (err) {
-    return fail(name, `${jail} is not running: ${problem(err)}`, `copy fail2ban/jail.d/f2b-central.conf to /etc/fail2ban/jail.d/, enable [${jail}] in a .local, then \`fail2ban-client reload\``)
+    return fail(
+      name,
+      `${jail} is not running: ${problem(err)}`,
+      `copy fail2ban/jail.d/f2b-central.conf to /etc/fail2ban/jail.d/, enable [${jail}] in a .local, then \`fail2ban-client reload\``,
+    )
   }
   let maxretry: string
   try {
@@ -52,9 +56,16 @@ export async function checkSharedLog(client: Fail2banClient, config: Config): Pr
   } catch (err) {
     return fail(name, problem(err))
   }
-  const paths = out.split('\n').map((l) => l.replace(/^[\s|`-]+/, '').trim()).filter((l) => l.startsWith('/'))
+  const paths = out
+    .split('\n')
+    .map((l) => l.replace(/^[\s|`-]+/, '').trim())
+    .filter((l) => l.startsWith('/'))
   if (!paths.includes(log)) {
-    return fail(name, `${jail} follows ${paths.join(', ') || 'no file'}, not ${log} (fail2ban.sharedLog)`, `set logpath = ${log} for [${jail}], or fail2ban.sharedLog to the jail's log`)
+    return fail(
+      name,
+      `${jail} follows ${paths.join(', ') || 'no file'}, not ${log} (fail2ban.sharedLog)`,
+      `set logpath = ${log} for [${jail}], or fail2ban.sharedLog to the jail's log`,
+    )
   }
   if (!existsSync(log)) return fail(name, `${log} does not exist`, `create it: install -d ${log.replace(/\/[^/]*$/, '') || '/'} && touch ${log}`)
   try {
@@ -76,13 +87,21 @@ export async function checkReportingAction(client: Fail2banClient, config: Confi
   try {
     for (const jail of await client.jails()) {
       const out = await client.run('get', jail, 'actions')
-      const actions = out.split('\n').slice(1).join(',').split(',').map((a) => a.trim()).filter((a) => a.startsWith(ACTION))
+      const actions = out
+        .split('\n')
+        .slice(1)
+        .join(',')
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a.startsWith(ACTION))
       if (actions.length === 0) continue
-      if (jail === shared) return fail(name, `the shared jail ${shared} runs ${actions.join(', ')}: it would report every fleet ban back`, `remove the f2b-central action from [${shared}]`)
+      if (jail === shared)
+        return fail(name, `the shared jail ${shared} runs ${actions.join(', ')}: it would report every fleet ban back`, `remove the f2b-central action from [${shared}]`)
       for (const action of actions) {
         const ban = (await client.run('get', jail, 'action', action, 'actionban')).trim()
         const bin = /^(\S*add2db\S*)/.exec(ban)?.[1]
-        if (!bin) return fail(name, `${jail}: action ${action} does not run add2db (actionban ${JSON.stringify(ban.slice(0, 80))})`, 'use the shipped fail2ban/action.d/f2b-central.conf')
+        if (!bin)
+          return fail(name, `${jail}: action ${action} does not run add2db (actionban ${JSON.stringify(ban.slice(0, 80))})`, 'use the shipped fail2ban/action.d/f2b-central.conf')
         if (bin.startsWith('/')) {
           try {
             accessSync(bin, constants.X_OK)

@@ -40,7 +40,10 @@ export async function checkFilter(client: Fail2banClient, config: Config, filter
     const log = join(dir, 'shared.log')
     writeFileSync(log, SAMPLES.map((ip, i) => formatBanLine({ ip, jail: 'f2b-central-check', reporter: config.host.name, banId: i + 1 }, now)).join(''))
     const out = await fail2banRegex(regexCommand(config.fail2ban.client), ['-e', 'utf-8', '-o', '<ip>', log, filter], config.fail2ban.timeoutMs)
-    const matched = out.split('\n').map((l) => l.trim()).filter(Boolean)
+    const matched = out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     const missing = SAMPLES.filter((ip) => !matched.includes(ip))
     if (missing.length > 0) {
       return fail(name, `${what} does not match readdb's line for ${missing.join(' and ')}`, 'use the shipped fail2ban/filter.d/f2b-central.conf for the shared jail')
@@ -63,7 +66,10 @@ function regexCommand(clientArgv: readonly string[]): string {
 function fail2banRegex(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new F2bError(`fail2ban-regex failed: ${(stderr || stdout || err.message).trim().split('\n').pop() ?? ''}`, { hint: 'is fail2ban installed on this host?', cause: err }))
+      if (err)
+        reject(
+          new F2bError(`fail2ban-regex failed: ${(stderr || stdout || err.message).trim().split('\n').pop() ?? ''}`, { hint: 'is fail2ban installed on this host?', cause: err }),
+        )
       else resolve(stdout)
     })
   })

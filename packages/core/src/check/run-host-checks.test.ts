@@ -19,7 +19,12 @@ describe('runHostChecks: the config', () => {
   it('fails on a schedule node-cron cannot run, and skips the rest', async () => {
     const path = config('bad-schedule.yml', 'database:\n  url: sqlite:/nowhere.sqlite\nreaddb:\n  schedule: "61 * * * * *"\n')
     const [first, ...rest] = await runHostChecks({ configPath: path, env: {} })
-    expect(first).toEqual({ name: 'config', status: 'fail', detail: `${path}: readdb.schedule: "61 * * * * *" is not a valid cron expression`, hint: 'e.g. "*/5 * * * * *" for every 5 seconds' })
+    expect(first).toEqual({
+      name: 'config',
+      status: 'fail',
+      detail: `${path}: readdb.schedule: "61 * * * * *" is not a valid cron expression`,
+      hint: 'e.g. "*/5 * * * * *" for every 5 seconds',
+    })
     expect(rest.every((r) => r.status === 'skip')).toBe(true)
   })
 
@@ -28,6 +33,8 @@ describe('runHostChecks: the config', () => {
     const path = config('warn.yml', 'database:\n  url: mysql://f2b:pw@127.0.0.1:1/fleet\n  timeoutSeconds: 1\nfail2ban:\n  client: [/bin/false]\n')
     const [first] = await runHostChecks({ configPath: path, env: {} })
     expect(first).toMatchObject({ name: 'config', status: 'ok' })
-    expect(first!.detail).toMatch(/ \(host .*, database mysql:\/\/f2b@127\.0\.0\.1:1\/fleet\); warning: database\.url: holds the database password \(move it to database\.passwordFile, a file only its owner can read\)$/)
+    expect(first!.detail).toMatch(
+      / \(host .*, database mysql:\/\/f2b@127\.0\.0\.1:1\/fleet\); warning: database\.url: holds the database password \(move it to database\.passwordFile, a file only its owner can read\)$/,
+    )
   })
 })

@@ -51,9 +51,7 @@ export const configFileSchema = z.strictObject({
           rejectUnauthorized: z._default(z.boolean(), true),
           /** The DNS name the server's certificate must carry (and the SNI sent) when database.url names it by IP or by another name. */
           serverName: z.optional(
-            z.string().check(
-              z.refine((s) => isIP(s) === 0 && DNS_NAME.test(s), 'must be a DNS name such as db.example.org (an address in database.url is checked as is)'),
-            ),
+            z.string().check(z.refine((s) => isIP(s) === 0 && DNS_NAME.test(s), 'must be a DNS name such as db.example.org (an address in database.url is checked as is)')),
           ),
         })
         .check(z.refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together: give both or neither')),
@@ -338,7 +336,7 @@ export const configRules: readonly ConfigRule[] = [
     if (bans.maxPerMinute === undefined) return
     ctx.warn({
       path: 'bans.maxPerMinute',
-      message: 'bans.maxPerMinute: no longer used: the flood limit is the fleet\'s, kept in the database where a host cannot change it',
+      message: "bans.maxPerMinute: no longer used: the flood limit is the fleet's, kept in the database where a host cannot change it",
       hint: 'remove it; an operator sets the limit with `f2b-central bans limit N`',
     })
   },
@@ -368,7 +366,11 @@ export const configRules: readonly ConfigRule[] = [
       ctx.error({ path: 'notify.mqtt.tls', message: 'notify.mqtt.tls: TLS settings need an mqtts:// URL', hint: `use mqtts://${url.host}:8883 in notify.mqtt.url` })
     }
     if (url !== undefined && !url.tls && notify.mqtt.passwordFile !== undefined) {
-      ctx.warn({ path: 'notify.mqtt.url', message: 'notify.mqtt.url: the broker password travels in clear text over mqtt://', hint: 'use mqtts:// with the broker\'s CA in notify.mqtt.tls.ca' })
+      ctx.warn({
+        path: 'notify.mqtt.url',
+        message: 'notify.mqtt.url: the broker password travels in clear text over mqtt://',
+        hint: "use mqtts:// with the broker's CA in notify.mqtt.tls.ca",
+      })
     }
   },
   function vallumdNeedsMqtt({ notify }, ctx) {

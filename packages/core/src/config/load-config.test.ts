@@ -95,7 +95,7 @@ describe('loadConfig', () => {
   })
 
   // Needs a machine with a non-loopback address (every CI machine here has one on eth0).
-  it.runIf(ownAddresses().length > 0)('allowlists this machine\'s own addresses unless host.allowOwnAddresses is false', () => {
+  it.runIf(ownAddresses().length > 0)("allowlists this machine's own addresses unless host.allowOwnAddresses is false", () => {
     const mine = ownAddresses()[0]!.address
     const on = loadConfig({ path: file('own-on.yml', 'database:\n  url: sqlite:/x\n'), env: {} })
     expect(on.allowlist.has(mine)).toBe(true)

@@ -31,7 +31,11 @@ function expectConfigError(yaml: string, message: RegExp): void {
 let cert = ''
 let key = ''
 beforeAll(() => {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=notify test'], { cwd: dir, stdio: 'pipe' })
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=notify test'],
+    { cwd: dir, stdio: 'pipe' },
+  )
   chmodSync(join(dir, 'k.pem'), 0o600)
   cert = join(dir, 'c.pem')
   key = join(dir, 'k.pem')
@@ -45,8 +49,18 @@ describe('notify', () => {
 
   it('parses the URL (default port by scheme), the default topic, and reads the password file', () => {
     const pw = file('mqtt-password', 's3cret\n')
-    const cfg = load(`notify:\n  mqtt:\n    url: mqtts://broker.example.org\n    username: web-1\n    passwordFile: ${pw}\n    tls:\n      ca: ${cert}\n      cert: ${cert}\n      key: ${key}\n  vallumd:\n    topics: [blacklist]\n`)
-    expect(cfg.notify.mqtt).toMatchObject({ url: 'mqtts://broker.example.org:8883', host: 'broker.example.org', port: 8883, tls: true, username: 'web-1', password: 's3cret', topic: 'f2b-central' })
+    const cfg = load(
+      `notify:\n  mqtt:\n    url: mqtts://broker.example.org\n    username: web-1\n    passwordFile: ${pw}\n    tls:\n      ca: ${cert}\n      cert: ${cert}\n      key: ${key}\n  vallumd:\n    topics: [blacklist]\n`,
+    )
+    expect(cfg.notify.mqtt).toMatchObject({
+      url: 'mqtts://broker.example.org:8883',
+      host: 'broker.example.org',
+      port: 8883,
+      tls: true,
+      username: 'web-1',
+      password: 's3cret',
+      topic: 'f2b-central',
+    })
     expect(cfg.notify.mqtt?.ca).toMatch(/BEGIN CERTIFICATE/)
     expect(cfg.notify.vallumdTopics).toEqual(['blacklist'])
     expect(load('notify:\n  mqtt:\n    url: mqtt://[2001:db8::1]\n').notify.mqtt).toMatchObject({ host: '2001:db8::1', port: 1883, tls: false })
@@ -54,7 +68,10 @@ describe('notify', () => {
 
   it('refuses a password file others can read, as every secret file', () => {
     const pw = file('loose-password', 'x\n', 0o644)
-    expectConfigError(`notify:\n  mqtt:\n    url: mqtt://127.0.0.1\n    username: u\n    passwordFile: ${pw}\n`, /notify\.mqtt\.passwordFile .*loose-password is accessible to other users \(mode 644\)/)
+    expectConfigError(
+      `notify:\n  mqtt:\n    url: mqtt://127.0.0.1\n    username: u\n    passwordFile: ${pw}\n`,
+      /notify\.mqtt\.passwordFile .*loose-password is accessible to other users \(mode 644\)/,
+    )
   })
 
   it.each([

@@ -66,11 +66,27 @@ describe('parseConfig', () => {
     ['an unknown key', `${sqlite}fail2ban:\n  sharedlog: /x\n`, [{ path: 'fail2ban', message: 'fail2ban: Unrecognized key: "sharedlog"' }]],
     ['a missing key', 'database: {}\n', [{ path: 'database.url', message: 'database.url: Invalid input: expected a URL or a list of URLs, received undefined' }]],
     ['a file that is not a mapping', '42\n', [{ path: '', message: '(top level): Invalid input: expected object, received number' }]],
-    ['a URL of another scheme', 'database:\n  url: postgres://x@y/z\n', [{ path: 'database.url', message: 'database.url: unsupported scheme "postgres:"; expected mysql: or sqlite:' }]],
-    ['a malformed %-escape in the URL', 'database:\n  url: "mysql://%zz@h/d"\n', [{ path: 'database.url', message: 'database.url: the user has a malformed %-escape; write a literal % as %25' }]],
+    [
+      'a URL of another scheme',
+      'database:\n  url: postgres://x@y/z\n',
+      [{ path: 'database.url', message: 'database.url: unsupported scheme "postgres:"; expected mysql: or sqlite:' }],
+    ],
+    [
+      'a malformed %-escape in the URL',
+      'database:\n  url: "mysql://%zz@h/d"\n',
+      [{ path: 'database.url', message: 'database.url: the user has a malformed %-escape; write a literal % as %25' }],
+    ],
     ['TLS for SQLite', `${sqlite}  tls: {}\n`, [{ path: 'database.tls', message: 'database.tls: TLS settings are only for mysql URLs (database.url is a SQLite file)' }]],
-    ['a bad host name', `${sqlite}host:\n  name: "bad host"\n`, [{ path: 'host.name', message: 'invalid host.name "bad host": expected dot-separated labels of A-Z a-z 0-9 _ - (at most 253 characters)' }]],
-    ['a bad shared jail', `${sqlite}fail2ban:\n  sharedJail: "a b"\n`, [{ path: 'fail2ban.sharedJail', message: 'invalid jail "a b": expected 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit' }]],
+    [
+      'a bad host name',
+      `${sqlite}host:\n  name: "bad host"\n`,
+      [{ path: 'host.name', message: 'invalid host.name "bad host": expected dot-separated labels of A-Z a-z 0-9 _ - (at most 253 characters)' }],
+    ],
+    [
+      'a bad shared jail',
+      `${sqlite}fail2ban:\n  sharedJail: "a b"\n`,
+      [{ path: 'fail2ban.sharedJail', message: 'invalid jail "a b": expected 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit' }],
+    ],
   ])('an error has its key in dot form and reads as loadConfig has always said it: %s', (_what, text, errors) => {
     const r = parse(text)
     expect(r.config).toBeUndefined()
@@ -89,16 +105,18 @@ describe('parseConfig', () => {
     expect(r.errors.map((e) => e.path)).toEqual(['bans.defaultBantime'])
   })
 
-  it('bans.maxPerMinute is no longer read: a warning says the limit is the fleet\'s, in the database', () => {
+  it("bans.maxPerMinute is no longer read: a warning says the limit is the fleet's, in the database", () => {
     const r = parse('database:\n  url: sqlite:/x.sqlite\nbans:\n  maxPerMinute: 120\n')
     expect(r.errors).toEqual([])
     expect(r.warnings).toEqual([expect.objectContaining({ path: 'bans.maxPerMinute', hint: expect.stringMatching(/f2b-central bans limit N/) })])
   })
 
-  it('keeps a problem\'s hint: a secret other users can read, with the chmod that fixes it', () => {
+  it("keeps a problem's hint: a secret other users can read, with the chmod that fixes it", () => {
     const pw = file('loose-pw', 'secret\n', 0o640)
     const r = parse(`database:\n  url: mysql://f2b@db/fleet\n  passwordFile: ${pw}\n`)
-    expect(r.errors).toEqual([{ path: 'database.passwordFile', message: `database.passwordFile ${pw} is accessible to other users (mode 640); refusing to use it`, hint: `chmod 600 ${pw}` }])
+    expect(r.errors).toEqual([
+      { path: 'database.passwordFile', message: `database.passwordFile ${pw} is accessible to other users (mode 640); refusing to use it`, hint: `chmod 600 ${pw}` },
+    ])
   })
 
   it('reports a refused password file and a refused TLS key together', () => {
@@ -116,7 +134,9 @@ describe('parseConfig', () => {
   it('warns, and still gives the config, for a password in database.url and for an unverified TLS server', () => {
     const plain = parse('database:\n  url: mysql://f2b:s3cret@db/fleet\n')
     expect(plain.config?.database.target).toMatchObject({ password: 's3cret' })
-    expect(plain.warnings).toEqual([{ path: 'database.url', message: 'database.url: holds the database password', hint: 'move it to database.passwordFile, a file only its owner can read' }])
+    expect(plain.warnings).toEqual([
+      { path: 'database.url', message: 'database.url: holds the database password', hint: 'move it to database.passwordFile, a file only its owner can read' },
+    ])
     const pw = file('pw', 'from-file\n')
     const both = parse(`database:\n  url: mysql://f2b:s3cret@db/fleet\n  passwordFile: ${pw}\n  tls:\n    rejectUnauthorized: false\n`)
     expect(both.config?.database.target).toMatchObject({ password: 'from-file', tls: { rejectUnauthorized: false } })
@@ -162,7 +182,9 @@ describe('parseConfig', () => {
     const text = `${sqlite}readdb:\n  schedule: every minute\n`
     expect(parse(text).errors).toEqual([])
     const r = parseConfig(text, { path: '/c.yml', isCronExpression: (s) => s === '* * * * *' })
-    expect(r.errors).toEqual([{ path: 'readdb.schedule', message: 'readdb.schedule: "every minute" is not a valid cron expression', hint: 'e.g. "*/5 * * * * *" for every 5 seconds' }])
+    expect(r.errors).toEqual([
+      { path: 'readdb.schedule', message: 'readdb.schedule: "every minute" is not a valid cron expression', hint: 'e.g. "*/5 * * * * *" for every 5 seconds' },
+    ])
     expect(parseConfig(`${sqlite}readdb:\n  schedule: "* * * * *"\n`, { path: '/c.yml', isCronExpression: (s) => s === '* * * * *' }).errors).toEqual([])
   })
 
@@ -176,7 +198,7 @@ describe('parseConfig', () => {
     ['* * *', false],
     ['every minute', false],
     ['* * * * * * *', false],
-  ])('readdb.schedule %j with node-cron\'s grammar (isCronExpression): valid %s', (schedule, valid) => {
+  ])("readdb.schedule %j with node-cron's grammar (isCronExpression): valid %s", (schedule, valid) => {
     const r = parseConfig(`${sqlite}readdb:\n  schedule: ${JSON.stringify(schedule)}\n`, { path: '/c.yml', isCronExpression })
     expect(r.errors.map((e) => e.path)).toEqual(valid ? [] : ['readdb.schedule'])
   })
@@ -185,23 +207,48 @@ describe('parseConfig', () => {
     const noAccess = join(dir, 'a-dir')
     mkdirSync(noAccess, { mode: 0o700 })
     const texts = [
-      '', 'null', '42', '"text"', '[]', '- a\n- b\n', '[unclosed', '{{{', ': :', '\0\x01\x02', 'a: &x [*x, *x]\n', '---\na: 1\n---\nb: 2\n',
-      'database: 5\n', 'database:\n  url: 5\n', 'database:\n  url: "mysql://%zz@h/d"\n', 'database:\n  url: mysql://u@[::1/d\n',
-      `database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`, `database:\n  url: mysql://u@h/d\n  tls:\n    ca: ${noAccess}\n`,
-      `database:\n  url: mysql://u@h/d\n  passwordFile: ${join(dir, 'missing')}\n`, `${sqlite}allowlist: [[1], {a: 1}, null]\n`, `${sqlite}host: []\n`,
+      '',
+      'null',
+      '42',
+      '"text"',
+      '[]',
+      '- a\n- b\n',
+      '[unclosed',
+      '{{{',
+      ': :',
+      '\0\x01\x02',
+      'a: &x [*x, *x]\n',
+      '---\na: 1\n---\nb: 2\n',
+      'database: 5\n',
+      'database:\n  url: 5\n',
+      'database:\n  url: "mysql://%zz@h/d"\n',
+      'database:\n  url: mysql://u@[::1/d\n',
+      `database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`,
+      `database:\n  url: mysql://u@h/d\n  tls:\n    ca: ${noAccess}\n`,
+      `database:\n  url: mysql://u@h/d\n  passwordFile: ${join(dir, 'missing')}\n`,
+      `${sqlite}allowlist: [[1], {a: 1}, null]\n`,
+      `${sqlite}host: []\n`,
     ]
     for (const text of texts) {
       const r = parse(text)
       expect(r.config === undefined, text).toBe(r.errors.length > 0)
     }
-    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`).errors[0]!.message).toBe(`database.passwordFile ${noAccess} is not a regular file; refusing to use it`)
-    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${join(dir, 'missing')}\n`).errors[0]!.message).toBe(`database.passwordFile: cannot read ${join(dir, 'missing')}: ENOENT`)
+    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${noAccess}\n`).errors[0]!.message).toBe(
+      `database.passwordFile ${noAccess} is not a regular file; refusing to use it`,
+    )
+    expect(parse(`database:\n  url: mysql://u@h/d\n  passwordFile: ${join(dir, 'missing')}\n`).errors[0]!.message).toBe(
+      `database.passwordFile: cannot read ${join(dir, 'missing')}: ENOENT`,
+    )
   })
 })
 
-describe('configError (loadConfig\'s one ConfigError)', () => {
-  it('joins the messages behind the file\'s path and keeps the hints, or says where the keys are described', () => {
-    const err = configError('/c.yml', [{ path: 'a', message: 'a: bad' }, { path: 'b', message: 'b: worse', hint: 'chmod 600 /b' }, { path: 'c', message: 'c: too', hint: 'chmod 600 /b' }])
+describe("configError (loadConfig's one ConfigError)", () => {
+  it("joins the messages behind the file's path and keeps the hints, or says where the keys are described", () => {
+    const err = configError('/c.yml', [
+      { path: 'a', message: 'a: bad' },
+      { path: 'b', message: 'b: worse', hint: 'chmod 600 /b' },
+      { path: 'c', message: 'c: too', hint: 'chmod 600 /b' },
+    ])
     expect(err).toBeInstanceOf(ConfigError)
     expect(err.message).toBe('/c.yml: a: bad; b: worse; c: too')
     expect(err.hint).toBe('chmod 600 /b')
@@ -210,7 +257,9 @@ describe('configError (loadConfig\'s one ConfigError)', () => {
 
   it('is what loadConfig throws, and loadConfig tells onWarning each warning', () => {
     const p = file('two.yml', 'database:\n  url: mysql://db/fleet\nhost:\n  name: "a b"\n')
-    expect(() => loadConfig({ path: p, env: {} })).toThrow(`${p}: database.url: expected mysql://user@host:3306/database (user, host and database are required); invalid host.name "a b"`)
+    expect(() => loadConfig({ path: p, env: {} })).toThrow(
+      `${p}: database.url: expected mysql://user@host:3306/database (user, host and database are required); invalid host.name "a b"`,
+    )
     const warnings: ConfigIssue[] = []
     const cfg = loadConfig({ path: file('warn.yml', 'database:\n  url: mysql://f2b:pw@db/fleet\n'), env: {}, onWarning: (w) => warnings.push(w) })
     expect(cfg.database.target).toMatchObject({ password: 'pw' })

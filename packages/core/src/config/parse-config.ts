@@ -142,7 +142,8 @@ function resolve(path: string, file: ConfigFile, ctx: RuleContext, fail2banEnabl
 function resolveMqtt(mqtt: NonNullable<ConfigFile['notify']['mqtt']>, ctx: RuleContext): MqttTarget {
   // The rules accepted the URL.
   const url = parseMqttUrl(mqtt.url)
-  const password = mqtt.passwordFile === undefined ? undefined : ctx.attempt('notify.mqtt.passwordFile', () => readPasswordFile(mqtt.passwordFile ?? '', 'notify.mqtt.passwordFile'))
+  const password =
+    mqtt.passwordFile === undefined ? undefined : ctx.attempt('notify.mqtt.passwordFile', () => readPasswordFile(mqtt.passwordFile ?? '', 'notify.mqtt.passwordFile'))
   const tls = mqtt.tls ?? {}
   const pem = <T>(key: 'ca' | 'cert' | 'key', file: string | undefined, parse: (text: string) => T, what: string) =>
     file === undefined ? undefined : ctx.attempt(`notify.mqtt.tls.${key}`, () => readPem(`notify.mqtt.tls.${key}`, key, file, parse, what))

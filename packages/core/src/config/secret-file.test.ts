@@ -50,11 +50,13 @@ describe('readSecretFile', () => {
     expect(err.message).toBe(`--password-file ${p} is owned by uid 65534 (not root); refusing to use it`)
     expect(err.hint).toBe(`chown root ${p}`)
     chmodSync(p, 0o640)
-    expect(thrown(() => readSecretFile(p, '--password-file')).message).toBe(`--password-file ${p} is owned by uid 65534 (not root) and is accessible to other users (mode 640); refusing to use it`)
+    expect(thrown(() => readSecretFile(p, '--password-file')).message).toBe(
+      `--password-file ${p} is owned by uid 65534 (not root) and is accessible to other users (mode 640); refusing to use it`,
+    )
     expect(thrown(() => readSecretFile(p, '--password-file')).hint).toBe(`chown root ${p} && chmod 600 ${p}`)
   })
 
-  it('refuses a symbolic link in the secret\'s place, even to a private file, naming the link', () => {
+  it("refuses a symbolic link in the secret's place, even to a private file, naming the link", () => {
     const target = file('real-key', 'secret', 0o600)
     const link = join(dir, 'link-key')
     symlinkSync(target, link)

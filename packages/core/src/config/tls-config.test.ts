@@ -44,7 +44,11 @@ let cert = ''
 let key = ''
 beforeAll(() => {
   if (!hasOpenssl) throw new Error('openssl not found: install with `apt-get install -y --no-install-recommends openssl` (npm test does it when run as root)')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'cert.key', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=tls-config test'], { cwd: dir, stdio: 'pipe' })
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'cert.key', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=tls-config test'],
+    { cwd: dir, stdio: 'pipe' },
+  )
   chmodSync(join(dir, 'cert.key'), 0o600)
   cert = join(dir, 'cert.pem')
   key = join(dir, 'cert.key')
@@ -71,7 +75,7 @@ describe('database.tls', () => {
     expect(cfg.database.target).toMatchObject({ tls: { ca: readFileSync(cert, 'utf8'), cert: undefined, key: undefined, rejectUnauthorized: false, serverName: undefined } })
   })
 
-  it('an empty tls section means TLS with Node\'s bundled CAs', () => {
+  it("an empty tls section means TLS with Node's bundled CAs", () => {
     const cfg = load(`${mysql}  tls: {}\n`)
     expect(cfg.database.target).toMatchObject({ tls: { ca: undefined, rejectUnauthorized: true } })
   })
@@ -97,7 +101,10 @@ describe('database.tls', () => {
   it('refuses a key other users can read, like passwordFile, with the chmod that fixes it', () => {
     const loose = file('loose.key', 'not even read', 0o640)
     const c = file('c.pem', 'x')
-    const err = expectConfigError(`${mysql}  tls:\n    cert: ${c}\n    key: ${loose}\n`, /database\.tls\.key .*loose\.key is accessible to other users \(mode 640\); refusing to use it/)
+    const err = expectConfigError(
+      `${mysql}  tls:\n    cert: ${c}\n    key: ${loose}\n`,
+      /database\.tls\.key .*loose\.key is accessible to other users \(mode 640\); refusing to use it/,
+    )
     expect(err.hint).toBe(`chmod 600 ${loose}`)
   })
 
@@ -108,13 +115,16 @@ describe('database.tls', () => {
   // Issue 10: whoever may change the CA file chooses which server the host trusts.
   it('refuses a ca or cert its group or other users may write, with the chmod that fixes it', () => {
     const ca = file('writable-ca.pem', readFileSync(cert, 'utf8'), 0o666)
-    const err = expectConfigError(`${mysql}  tls:\n    ca: ${ca}\n`, /database\.tls\.ca .*writable-ca\.pem is writable by its group and other users \(mode 666\); refusing to use it$/)
+    const err = expectConfigError(
+      `${mysql}  tls:\n    ca: ${ca}\n`,
+      /database\.tls\.ca .*writable-ca\.pem is writable by its group and other users \(mode 666\); refusing to use it$/,
+    )
     expect(err.hint).toBe(`chmod 644 ${ca}`)
     const c = file('writable-cert.pem', readFileSync(cert, 'utf8'), 0o620)
     expectConfigError(`${mysql}  tls:\n    cert: ${c}\n    key: ${key}\n`, /database\.tls\.cert .*writable-cert\.pem is writable by its group \(mode 620\)/)
   })
 
-  it('rejects a file that is not PEM, and a key that is not the certificate\'s', () => {
+  it("rejects a file that is not PEM, and a key that is not the certificate's", () => {
     const garbage = file('garbage.pem', 'hello\n')
     expectConfigError(`${mysql}  tls:\n    ca: ${garbage}\n`, /database\.tls\.ca: .*garbage\.pem is not a PEM certificate/)
     expectConfigError(`${mysql}  tls:\n    cert: ${garbage}\n    key: ${key}\n`, /database\.tls\.cert: .*garbage\.pem is not a PEM certificate/)

@@ -18,7 +18,7 @@ export function asDatabaseError(err: unknown, where: string): unknown {
   const Kind = driver.isAccessDenied(err) ? DatabaseAccessError : DatabaseError
   return new Kind(`${where}: ${(err as Error).message}`, {
     cause: err,
-    hint: "check that the database is reachable and the account's grants (README \"Setting up a fleet\")",
+    hint: 'check that the database is reachable and the account\'s grants (README "Setting up a fleet")',
   })
 }
 

@@ -29,13 +29,15 @@ describe('Fail2banClient', () => {
 
   it("keeps fail2ban-client's own last line, without its log prefix, bounded", async () => {
     const say = (out: string, err: string) => new Fail2banClient(['sh', '-c', 'printf "%s" "$1"; printf "%s" "$2" >&2; exit 255', 'fail2ban-client', out, err], 5000)
-    await expect(say('', '2026-12-01 20:04:10,719 fail2ban                [18571]: ERROR   Failed to access socket path: /x.sock. Is fail2ban running?\n').run('status')).rejects.toThrow(
-      /^fail2ban-client status failed: Failed to access socket path: \/x\.sock\. Is fail2ban running\?$/,
-    )
+    await expect(
+      say('', '2026-12-01 20:04:10,719 fail2ban                [18571]: ERROR   Failed to access socket path: /x.sock. Is fail2ban running?\n').run('status'),
+    ).rejects.toThrow(/^fail2ban-client status failed: Failed to access socket path: \/x\.sock\. Is fail2ban running\?$/)
     await expect(say("Sorry but the jail 'x' does not exist\n", "2026-12-01 20:03:11,015 fail2ban [17628]: ERROR   NOK: ('x',)\n").run('status', 'x')).rejects.toThrow(
       /^fail2ban-client status x failed: Sorry but the jail 'x' does not exist$/,
     )
-    const long = await say('y'.repeat(5000), '').run('ping').catch((e: unknown) => e)
+    const long = await say('y'.repeat(5000), '')
+      .run('ping')
+      .catch((e: unknown) => e)
     expect((long as Error).message.length).toBeLessThan(400)
   })
 

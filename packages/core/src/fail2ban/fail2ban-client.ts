@@ -63,7 +63,10 @@ export class Fail2banClient {
     const out = await this.run('status')
     const m = /Jail list:\s*(.*)$/m.exec(out)
     if (!m) throw new Fail2banError(`fail2ban-client status: unexpected output ${JSON.stringify(out.slice(0, 200))}`)
-    return (m[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+    return (m[1] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   }
 }
 

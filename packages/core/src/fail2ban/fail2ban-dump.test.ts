@@ -16,7 +16,17 @@ const DUMP = String.raw`['set', 'loglevel', 'INFO']
 
 describe('parsePythonLiteral', () => {
   it('reads lists, strings with escapes and both quotes, numbers, booleans and None', () => {
-    expect(parsePythonLiteral(`['a\\\\b', "it's", 'tab\\there', 1, -2.5, True, False, None, ['x', ('y',)]]`)).toEqual(['a\\b', "it's", 'tab\there', 1, -2.5, true, false, null, ['x', ['y']]])
+    expect(parsePythonLiteral(`['a\\\\b', "it's", 'tab\\there', 1, -2.5, True, False, None, ['x', ('y',)]]`)).toEqual([
+      'a\\b',
+      "it's",
+      'tab\there',
+      1,
+      -2.5,
+      true,
+      false,
+      null,
+      ['x', ['y']],
+    ])
     expect(parsePythonLiteral(`'\\x41\\u00e9'`)).toBe('Aé')
   })
   it.each([`['a'`, `'open`, `[1 2]`, `['a'] extra`, `{'a': 1}`])('%j is refused', (text) => {

@@ -89,7 +89,7 @@ export function answerProblem(pickle: Buffer): string | undefined {
   if (pickle[i] === 0x95) i += 9
   if (pickle[i] === 0x4b && pickle[i + 1] === 0) return undefined
   const strings = pickledStrings(pickle)
-  const said = strings.length >= 3 ? `${strings[1]}: ${strings.slice(2).join(' ')}` : (strings.join(' ') || 'an error')
+  const said = strings.length >= 3 ? `${strings[1]}: ${strings.slice(2).join(' ')}` : strings.join(' ') || 'an error'
   return said.length > 300 ? `${said.slice(0, 300)}…` : said
 }
 

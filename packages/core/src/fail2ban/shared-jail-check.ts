@@ -39,7 +39,12 @@ export function socketJailCheck(socket: string, jail: string, timeoutMs: number)
       return `fail2ban is not answering: ${err.message}`
     }
     const list = strings[strings.indexOf('Jail list') + 1] ?? ''
-    const running = strings.includes('Jail list') ? list.split(',').map((j) => j.trim()).filter(Boolean) : []
+    const running = strings.includes('Jail list')
+      ? list
+          .split(',')
+          .map((j) => j.trim())
+          .filter(Boolean)
+      : []
     return running.includes(jail) ? null : `the shared jail ${jail} is not running (fail2ban runs: ${running.join(', ') || 'no jail'})`
   }
 }

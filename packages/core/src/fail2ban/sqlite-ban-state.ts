@@ -32,9 +32,12 @@ export class SqliteBanState implements BanStateReader {
       const bans: LocalBan[] = []
       for (let i = 0; i < ips.length; i += CHUNK) {
         const chunk = ips.slice(i, i + CHUNK)
-        const rows = db
-          .prepare(`SELECT ip, jail, timeofban, bantime FROM bips WHERE ip IN (${chunk.map(() => '?').join(',')})`)
-          .all(...chunk) as { ip: string; jail: string; timeofban: number; bantime: number }[]
+        const rows = db.prepare(`SELECT ip, jail, timeofban, bantime FROM bips WHERE ip IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as {
+          ip: string
+          jail: string
+          timeofban: number
+          bantime: number
+        }[]
         for (const r of rows) bans.push({ ip: r.ip, jail: r.jail, timeOfBan: Number(r.timeofban), bantime: Number(r.bantime) })
       }
       return activeByAddress(bans, new Set(ips), nowSeconds)

@@ -65,7 +65,13 @@ function entryFor(ban: PendingBan, at: Date): FirewallEntry | undefined {
  * The firewall mode's applier over a backend. `guard` holds what this host never drops
  * besides the central allowlist (its config's allowlist and own addresses, its infrastructure).
  */
-export function createFirewallApplier(central: CentralDb, config: Pick<FirewallConfig, 'killConnections' | 'timeoutMs'>, backend: FirewallBackend, guard: () => EntryGuard, conntrack: readonly string[] = ['conntrack']): FirewallApplier {
+export function createFirewallApplier(
+  central: CentralDb,
+  config: Pick<FirewallConfig, 'killConnections' | 'timeoutMs'>,
+  backend: FirewallBackend,
+  guard: () => EntryGuard,
+  conntrack: readonly string[] = ['conntrack'],
+): FirewallApplier {
   // What the sets hold as far as this process knows (its last resync and the changes since):
   // each entry's end, ms (null: permanent). A ban already there with at least as long a time
   // is not sent again, so the first poll after a resync (a new host: every active ban) costs
@@ -134,7 +140,11 @@ export function createFirewallApplier(central: CentralDb, config: Pick<FirewallC
   }
 
   const keepPending = (decisions: Decision[], touched: Set<string>, problem: string) =>
-    decisions.map((d) => ((d.status === BanStatus.Added || (d.status === BanStatus.Removed && owesLocalUnban(d.ban))) && touched.has(d.ban.ip) ? { ...d, status: BanStatus.Pending, error: problem } : d))
+    decisions.map((d) =>
+      (d.status === BanStatus.Added || (d.status === BanStatus.Removed && owesLocalUnban(d.ban))) && touched.has(d.ban.ip)
+        ? { ...d, status: BanStatus.Pending, error: problem }
+        : d,
+    )
 
   return {
     resync,

@@ -5,7 +5,11 @@ import { defaultFirewallNames, parseFirewallNames } from './firewall-config.js'
 import { IPSET_MAX_TIMEOUT, ipsetChangeScript, ipsetLoadScript, parseIpsetSave } from './ipset-backend.js'
 import { nftChangeScript, nftLoadScript, parseNftSet } from './nft-backend.js'
 
-const e = (ip: string, timeout: number | null = 60): FirewallEntry => firewallEntry(ip, timeout) ?? (() => { throw new Error(ip) })()
+const e = (ip: string, timeout: number | null = 60): FirewallEntry =>
+  firewallEntry(ip, timeout) ??
+  (() => {
+    throw new Error(ip)
+  })()
 const NFT = defaultFirewallNames('nftables')
 const IPSET = defaultFirewallNames('ipset')
 
@@ -88,14 +92,30 @@ describe('nftables scripts', () => {
     const script = nftLoadScript(NFT, false, [e('192.0.2.1')])
     expect(script).toContain('flush chain inet f2b_central forward\n')
     expect(script).not.toContain('add rule inet f2b_central forward')
-    expect(script).toContain('add set inet f2b_central bans_v4 { type ipv4_addr; flags interval, timeout; }\nadd set inet f2b_central bans_v4_addr { type ipv4_addr; flags timeout; }\n')
+    expect(script).toContain(
+      'add set inet f2b_central bans_v4 { type ipv4_addr; flags interval, timeout; }\nadd set inet f2b_central bans_v4_addr { type ipv4_addr; flags timeout; }\n',
+    )
     expect(script.match(/^add rule inet f2b_central input (ip|ip6) saddr @\S+ drop$/gm)).toHaveLength(4)
   })
 
   it('reads `nft -j list set`: plain elements, timeouts, prefixes', () => {
     const into = new Map<string, number | null>()
     parseNftSet(
-      JSON.stringify({ nftables: [{ metainfo: {} }, { set: { elem: ['10.2.0.5', { elem: { val: '10.0.0.1', timeout: 999, expires: 998 } }, { elem: { val: { prefix: { addr: '10.1.0.0', len: 16 } }, timeout: 50, expires: 49 } }, { prefix: { addr: '10.3.0.0', len: 24 } }] } }] }),
+      JSON.stringify({
+        nftables: [
+          { metainfo: {} },
+          {
+            set: {
+              elem: [
+                '10.2.0.5',
+                { elem: { val: '10.0.0.1', timeout: 999, expires: 998 } },
+                { elem: { val: { prefix: { addr: '10.1.0.0', len: 16 } }, timeout: 50, expires: 49 } },
+                { prefix: { addr: '10.3.0.0', len: 24 } },
+              ],
+            },
+          },
+        ],
+      }),
       into,
     )
     expect([...into]).toEqual([
@@ -128,7 +148,10 @@ describe('ipset scripts', () => {
 
   it('reads `ipset save`', () => {
     const into = new Map<string, number | null>()
-    parseIpsetSave('create f2b-central-v4 hash:net family inet hashsize 1024 maxelem 65536 timeout 0\nadd f2b-central-v4 10.0.0.1 timeout 4565\nadd f2b-central-v4 10.1.0.0/16 timeout 0\n', into)
+    parseIpsetSave(
+      'create f2b-central-v4 hash:net family inet hashsize 1024 maxelem 65536 timeout 0\nadd f2b-central-v4 10.0.0.1 timeout 4565\nadd f2b-central-v4 10.1.0.0/16 timeout 0\n',
+      into,
+    )
     expect([...into]).toEqual([
       ['10.0.0.1', 4565],
       ['10.1.0.0/16', null],

@@ -35,7 +35,11 @@ export interface HostFirewall {
 const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
 
 /** The firewall mode of a host whose config has a firewall section. */
-export function createHostFirewall(config: Config & { firewall: FirewallConfig }, central: CentralDb, backend: FirewallBackend = createFirewallBackend(config.firewall)): HostFirewall {
+export function createHostFirewall(
+  config: Config & { firewall: FirewallConfig },
+  central: CentralDb,
+  backend: FirewallBackend = createFirewallBackend(config.firewall),
+): HostFirewall {
   let infrastructure: { value: Infrastructure; at: number } | undefined
   const guard = (): EntryGuard => {
     const infra = infrastructure?.value

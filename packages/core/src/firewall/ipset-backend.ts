@@ -11,10 +11,7 @@ export const IPSET_MAX_TIMEOUT = 2_147_483
 const MAXELEM = 1_048_576
 
 function createLines(names: FirewallNames): string {
-  return (
-    `create ${names.setV4} hash:net family inet timeout 0 maxelem ${MAXELEM} -exist\n` +
-    `create ${names.setV6} hash:net family inet6 timeout 0 maxelem ${MAXELEM} -exist\n`
-  )
+  return `create ${names.setV4} hash:net family inet timeout 0 maxelem ${MAXELEM} -exist\n` + `create ${names.setV6} hash:net family inet6 timeout 0 maxelem ${MAXELEM} -exist\n`
 }
 
 function timeoutOf(e: FirewallEntry): number {
@@ -58,7 +55,10 @@ export function parseIpsetSave(text: string, into: SetContents): void {
  * that drop their sources in INPUT (and FORWARD with firewall.forward), inserted first so no
  * earlier ACCEPT lets a banned source in.
  */
-export function ipsetBackend(config: Pick<FirewallConfig, 'backend' | 'table' | 'setV4' | 'setV6' | 'forward' | 'timeoutMs'>, programs = { ipset: ['ipset'], iptables: ['iptables'], ip6tables: ['ip6tables'] }): FirewallBackend {
+export function ipsetBackend(
+  config: Pick<FirewallConfig, 'backend' | 'table' | 'setV4' | 'setV6' | 'forward' | 'timeoutMs'>,
+  programs = { ipset: ['ipset'], iptables: ['iptables'], ip6tables: ['ip6tables'] },
+): FirewallBackend {
   const names: FirewallNames = config
   const restore = async (script: string) => {
     if (script !== '') await runTool([...programs.ipset, 'restore', '-exist'], script, config.timeoutMs)

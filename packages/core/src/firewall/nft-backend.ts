@@ -95,7 +95,10 @@ export function nftLoadScript(names: FirewallNames, forward: boolean, entries: I
  * (a no-op if present), then deleted, then added with its new timeout (or left out).
  */
 export function nftChangeScript(names: FirewallNames, add: readonly FirewallEntry[], remove: readonly string[]): string {
-  const touched = [...add.map((e) => ({ ip: assertEntry(e), version: e.version })), ...remove.map((ip) => ({ ip: assertEntry({ ip, version: familyOf(ip), timeout: null }), version: familyOf(ip) }))]
+  const touched = [
+    ...add.map((e) => ({ ip: assertEntry(e), version: e.version })),
+    ...remove.map((ip) => ({ ip: assertEntry({ ip, version: familyOf(ip), timeout: null }), version: familyOf(ip) })),
+  ]
   if (touched.length === 0) return ''
   const bare = bySet(names, touched, (t) => t.ip)
   return elementStatements('add', names, bare) + elementStatements('delete', names, bare) + elementStatements('add', names, bySet(names, add, element))

@@ -30,7 +30,11 @@ export function runTool(argv: readonly string[], input: string, timeoutMs: numbe
     child.stdin.on('error', () => undefined)
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      reject(new FirewallError(`cannot run ${file}: ${e.code === 'ENOENT' ? 'not found' : e.message}`, { hint: 'install nftables, ipset, iptables and conntrack (see README "Firewall mode")' }))
+      reject(
+        new FirewallError(`cannot run ${file}: ${e.code === 'ENOENT' ? 'not found' : e.message}`, {
+          hint: 'install nftables, ipset, iptables and conntrack (see README "Firewall mode")',
+        }),
+      )
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)

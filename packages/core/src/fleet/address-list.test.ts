@@ -4,7 +4,21 @@ import { parseAddressList } from './address-list.js'
 describe('parseAddressList', () => {
   it('keeps valid addresses once, in canonical form, and reports the rest by line', () => {
     const list = parseAddressList(
-      ['# comment', '203.0.113.7', '203.0.113.7 # again', '2001:DB8::1\r', '::ffff:198.51.100.1', '198.51.100.0/24', '198.51.100.2/32', '2001:db8::/128', 'x', '10.0.0.1/33', '1.2.3.4/24/1', '', '::1'].join('\n'),
+      [
+        '# comment',
+        '203.0.113.7',
+        '203.0.113.7 # again',
+        '2001:DB8::1\r',
+        '::ffff:198.51.100.1',
+        '198.51.100.0/24',
+        '198.51.100.2/32',
+        '2001:db8::/128',
+        'x',
+        '10.0.0.1/33',
+        '1.2.3.4/24/1',
+        '',
+        '::1',
+      ].join('\n'),
     )
     expect(list.addresses).toEqual([
       { line: 2, ip: '203.0.113.7' },

@@ -35,7 +35,14 @@ export interface HostHealth {
    * entries it had to change (drift) and the drift of every resync so far. Absent on hosts
    * that feed no set.
    */
-  readonly firewall?: { readonly backend: string; readonly resyncedAt: string; readonly secondsSinceResync: number; readonly entries: number; readonly drift: number; readonly driftTotal: number }
+  readonly firewall?: {
+    readonly backend: string
+    readonly resyncedAt: string
+    readonly secondsSinceResync: number
+    readonly entries: number
+    readonly drift: number
+    readonly driftTotal: number
+  }
 }
 
 export interface FleetStatus {

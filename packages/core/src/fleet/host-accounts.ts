@@ -28,7 +28,9 @@ export function parseAccountHost(input: string, field = '--from'): string {
 export function defaultAccountName(host: string): string {
   const base = `f2b_${host.toLowerCase().replace(/[^a-z0-9]/g, '_')}`
   if (base.length <= 32) return base
-  const hash = Buffer.from(host).reduce((h, c) => (h * 31 + c) >>> 0, 7).toString(36)
+  const hash = Buffer.from(host)
+    .reduce((h, c) => (h * 31 + c) >>> 0, 7)
+    .toString(36)
   return `${base.slice(0, 31 - hash.length)}_${hash}`
 }
 
@@ -43,7 +45,6 @@ export function passwordFor(file: string): { password: string; written: boolean 
 function newPassword(): string {
   return randomBytes(24).toString('base64url')
 }
-
 
 export interface AddHostOptions {
   readonly name: string
@@ -109,7 +110,10 @@ export async function rotateHostPassword(central: CentralDb, name: string, file:
 function accountsOf(central: CentralDb) {
   const admin = central.adapter.accounts
   if (!admin) {
-    throw new UsageError('hosts: this database has no accounts (SQLite is one machine; every program on it writes as itself)', 'use a MySQL/MariaDB database.url for per-host accounts')
+    throw new UsageError(
+      'hosts: this database has no accounts (SQLite is one machine; every program on it writes as itself)',
+      'use a MySQL/MariaDB database.url for per-host accounts',
+    )
   }
   return admin
 }

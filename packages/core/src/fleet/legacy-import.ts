@@ -57,7 +57,11 @@ export type LegacyTarget = Extract<DatabaseTarget, { kind: 'mysql' }>
 export function parseLegacyUrl(url: string, field = '--from'): LegacyTarget {
   const shown = redactPassword(url)
   if (shown !== url) {
-    throw new InvalidValueError(field, shown, 'a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE')
+    throw new InvalidValueError(
+      field,
+      shown,
+      'a password on the command line is visible to every user (ps) and kept in shell history; put it in a file (mode 0600) and pass --password-file FILE',
+    )
   }
   let target
   try {
@@ -130,7 +134,10 @@ export async function importLegacyTable(source: CentralDb, central: CentralDb, o
       if ('problem' in mapped) invalid.push(mapped)
       else bans.push(mapped)
     }
-    const done = await storeRecordedBans(central, bans.map((b) => toRecordedBan(b, hostIds)))
+    const done = await storeRecordedBans(
+      central,
+      bans.map((b) => toRecordedBan(b, hostIds)),
+    )
     stored += done.stored
     alreadyImported += done.alreadyImported
     statuses += done.statuses

@@ -12,7 +12,6 @@ export interface PurgeOptions {
   readonly batchSize?: number
 }
 
-
 /** Shortest retention `purge` accepts without `force`. */
 export const MIN_RETENTION_SECONDS = 86400
 

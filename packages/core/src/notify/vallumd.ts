@@ -5,6 +5,9 @@
  * address, as vallumd reads it. ipset's add and del are idempotent, so a message sent twice
  * (a poll that died before it committed, two publishing hosts) changes nothing.
  */
-export function vallumdMessages(topics: readonly string[], change: { readonly banned: readonly string[]; readonly ended: readonly string[] }): { topic: string; payload: string }[] {
+export function vallumdMessages(
+  topics: readonly string[],
+  change: { readonly banned: readonly string[]; readonly ended: readonly string[] },
+): { topic: string; payload: string }[] {
   return topics.flatMap((topic) => [...change.banned.map((ip) => ({ topic: `${topic}/add`, payload: ip })), ...change.ended.map((ip) => ({ topic: `${topic}/del`, payload: ip }))])
 }

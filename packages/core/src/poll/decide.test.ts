@@ -17,7 +17,20 @@ let nextId = 1
 /** A fleet ban reported just now with a one-hour ban time, unless told otherwise. */
 function ban(ip: string, extra: Partial<PendingBan> = {}): PendingBan {
   const id = nextId++
-  return { id, seq: id, ip, jail: 'sshd', reporter: 'web-1', bantime: HOUR, expiresAt: toDbTime(new Date(now.getTime() + HOUR * 1000)), status: null, error: null, expired: false, revoked: false, ...extra }
+  return {
+    id,
+    seq: id,
+    ip,
+    jail: 'sshd',
+    reporter: 'web-1',
+    bantime: HOUR,
+    expiresAt: toDbTime(new Date(now.getTime() + HOUR * 1000)),
+    status: null,
+    error: null,
+    expired: false,
+    revoked: false,
+    ...extra,
+  }
 }
 /** A fleet ban of `bantime` seconds with `left` seconds of it to run. */
 function fleet(ip: string, bantime: number, left = bantime): PendingBan {
@@ -67,7 +80,10 @@ describe('decide', () => {
       expect(statusOf([fleet(ip, DAY)], held(local(ip, 'recidive', DAY, WEEK)))).toEqual([BanStatus.AlreadyBanned])
       expect(statusOf([fleet(ip, WEEK)], held(local(ip, 'recidive', 0, DAY)))).toEqual([BanStatus.Added])
       // Not listed: port-limited.
-      expect(decide({ bans: [fleet(ip, DAY)], local: held(local(ip, 'recidive', 0, WEEK)), sharedJail: SHARED, allPortsJails: [], recentBanFraction: 0.4, now, allowlist: none }).decisions[0]?.status).toBe(BanStatus.Added)
+      expect(
+        decide({ bans: [fleet(ip, DAY)], local: held(local(ip, 'recidive', 0, WEEK)), sharedJail: SHARED, allPortsJails: [], recentBanFraction: 0.4, now, allowlist: none })
+          .decisions[0]?.status,
+      ).toBe(BanStatus.Added)
     })
     it('an all-ports ban that lasts until the fleet ban ends protects as much, however short the part of its ban time', () => {
       // A one-week fleet ban reported 6.5 days ago; the shared jail holds it for another day.
@@ -81,7 +97,7 @@ describe('decide', () => {
       expect(statusOf([fleet(ip, DAY)], held(local(ip, 'sshd', 0, -1), local(ip, SHARED, 0, DAY)))).toEqual([BanStatus.AlreadyBanned])
       expect(statusOf([fleet(ip, WEEK)], held(local(ip, 'sshd', 0, WEEK), local(ip, SHARED, 0, 600)))).toEqual([BanStatus.Pending])
     })
-    it('equal ban times give the source document\'s rule: more than the fraction of it left', () => {
+    it("equal ban times give the source document's rule: more than the fraction of it left", () => {
       expect(protectsAsMuch(local(ip, SHARED, 0.59 * HOUR, HOUR), { bantime: HOUR, expiresAt: toDbTime(new Date(now.getTime() + 2 * HOUR * 1000)) }, nowS, 0.4)).toBe(true)
       expect(protectsAsMuch(local(ip, SHARED, 0.61 * HOUR, HOUR), { bantime: HOUR, expiresAt: toDbTime(new Date(now.getTime() + 2 * HOUR * 1000)) }, nowS, 0.4)).toBe(false)
     })
@@ -108,7 +124,7 @@ describe('decide', () => {
     expect(decisions[0]?.error).toMatch(reason)
   })
 
-  it('skips allowlisted addresses (6), and an operator\'s unban gives 4, taking out of the jail only what this host applied or found already banned', () => {
+  it("skips allowlisted addresses (6), and an operator's unban gives 4, taking out of the jail only what this host applied or found already banned", () => {
     const allowlist = new NetworkSet([parseNetwork('203.0.113.0/24')])
     const bans = [
       ban('203.0.113.9'),

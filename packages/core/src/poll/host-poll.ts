@@ -60,7 +60,8 @@ export function createHostPoll(config: Config, central: CentralDb, options: Host
   const handOver = sharedJailBan(client, config)
   // On fail2ban's socket when fail2ban.client names it: no Python start per poll.
   const socket = clientSocket(config.fail2ban.client)
-  const checkSharedJail = socket === undefined ? sharedJailCheck(client, config.fail2ban.sharedJail) : socketJailCheck(socket, config.fail2ban.sharedJail, config.fail2ban.timeoutMs)
+  const checkSharedJail =
+    socket === undefined ? sharedJailCheck(client, config.fail2ban.sharedJail) : socketJailCheck(socket, config.fail2ban.sharedJail, config.fail2ban.timeoutMs)
   const state: PollState = {}
   const deadlineMs = config.readdb.pollTimeoutSeconds * 1000
   let schemaChecked = false
@@ -143,7 +144,13 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
     timer = setTimeout(() => resolve(false), ms)
   })
   try {
-    return await Promise.race([work.then(() => true, () => true), late])
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ])
   } finally {
     clearTimeout(timer)
   }

@@ -127,7 +127,20 @@ export interface PollResult {
 export async function pollOnce(options: PollOptions): Promise<PollResult> {
   const { central } = options
   const now = options.now ?? (() => new Date())
-  const result: PollResult = { host: options.hostName, examined: 0, added: 0, alreadyBanned: 0, keptPending: 0, allowlisted: 0, removed: 0, endedLocally: 0, expired: 0, errors: 0, linesWritten: 0, handedOver: 0 }
+  const result: PollResult = {
+    host: options.hostName,
+    examined: 0,
+    added: 0,
+    alreadyBanned: 0,
+    keptPending: 0,
+    allowlisted: 0,
+    removed: 0,
+    endedLocally: 0,
+    expired: 0,
+    errors: 0,
+    linesWritten: 0,
+    handedOver: 0,
+  }
   const host = await withRetry(central.adapter, () => registerHost(central.db, central.adapter, options.hostName, options.machineId))
   while ((await stampCommittedBans(central, options.batchSize)) === options.batchSize);
 
@@ -274,7 +287,11 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
     await recordDecisions(central, host, writes, cursorSeq)
     tally(result, applied.decisions)
     // No local unban here: an operator's unban ends the ban on this host as the set loses it.
-    await announce(options, applied.decisions, applied.decisions.filter((d) => d.status === BanStatus.Removed).map((d) => d.ban.ip))
+    await announce(
+      options,
+      applied.decisions,
+      applied.decisions.filter((d) => d.status === BanStatus.Removed).map((d) => d.ban.ip),
+    )
     return
   }
   const ips = [...new Set(batch.filter((b) => !b.expired && !b.revoked && isCanonicalIp(b.ip)).map((b) => b.ip))]
@@ -282,7 +299,16 @@ async function applyBatch(options: PollOptions, host: HostRow, batch: PendingBan
   // decide only adds to `written`, and a Set keeps insertion order: this batch's addresses are
   // the ones past this count. (Copying the set instead cost a catch-up of 100,000 bans 50 MB.)
   const writtenBefore = written.size
-  const decided = decide({ bans: batch, local, sharedJail: options.sharedJail, allPortsJails: options.allPortsJails, recentBanFraction: options.recentBanFraction, now: at, allowlist, written })
+  const decided = decide({
+    bans: batch,
+    local,
+    sharedJail: options.sharedJail,
+    allPortsJails: options.allPortsJails,
+    recentBanFraction: options.recentBanFraction,
+    now: at,
+    allowlist,
+    written,
+  })
   let { decisions } = decided
   const { lines } = decided
   let unbanned: string[] = []

@@ -57,14 +57,18 @@ export async function reportBan(config: Config, ban: BanReport, report: ReportId
     if (db !== open) central = db
     // Run again whole when the server fails under it (the next server of database.url then
     // answers): the report key makes a second store of the same ban a no-op.
-    const work = withRetry(db.adapter, async (): Promise<ReportOutcome> => {
-      if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
-      await assertSchemaCurrent(db)
-      if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
-      const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
-      const { shipped, problem } = await shipSpool(db, config.spool.dir)
-      return { kind: 'stored', banId, held, shippedFromSpool: shipped, spoolProblem: problem }
-    }, 3)
+    const work = withRetry(
+      db.adapter,
+      async (): Promise<ReportOutcome> => {
+        if ((await infrastructure).has(ban.ip)) return { kind: 'allowlisted', by: 'infrastructure: host.neverBan or the database server' }
+        await assertSchemaCurrent(db)
+        if ((await loadAllowlist(db.db, { fleetAddresses: config.host.allowFleetAddresses })).networks.has(ban.ip)) return { kind: 'allowlisted', by: 'central allowlist' }
+        const { banId, held } = await storeReport(db, config.host.name, readMachineId(), ban, { reportKey: key, ageMs: Date.now() - reportedAt.getTime() })
+        const { shipped, problem } = await shipSpool(db, config.spool.dir)
+        return { kind: 'stored', banId, held, shippedFromSpool: shipped, spoolProblem: problem }
+      },
+      3,
+    )
     // However many servers are tried, fail2ban waits at most the deadline; then the ban is spooled.
     return await withDeadline(work, timeoutMs, `storing the ban in ${where}`)
   } catch (err) {

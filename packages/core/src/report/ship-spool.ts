@@ -31,7 +31,10 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolS
   try {
     clearSilence(dir)
   } catch (err) {
-    return { shipped: 0, problem: `cannot remove ${join(dir, SILENCE_MARKER)}: ${(err as Error).message}; until it goes, add2db spools without trying the database but for a try now and then` }
+    return {
+      shipped: 0,
+      problem: `cannot remove ${join(dir, SILENCE_MARKER)}: ${(err as Error).message}; until it goes, add2db spools without trying the database but for a try now and then`,
+    }
   }
   let items: SpoolItem[]
   try {
@@ -60,7 +63,10 @@ export async function shipSpool(central: CentralDb, dir: string): Promise<SpoolS
     try {
       removeSpoolEntry(path)
     } catch (err) {
-      return { shipped, problem: `stored the spooled ban ${path} but cannot remove it: ${(err as Error).message}; shipping stopped (it is stored once, however often it is shipped)` }
+      return {
+        shipped,
+        problem: `stored the spooled ban ${path} but cannot remove it: ${(err as Error).message}; shipping stopped (it is stored once, however often it is shipped)`,
+      }
     }
     shipped++
   }

@@ -92,7 +92,9 @@ export function readSpool(dir: string): SpoolItem[] {
     throw err
   }
   try {
-    const names = readdirSync(dir).filter((n) => n.endsWith(SUFFIX)).sort()
+    const names = readdirSync(dir)
+      .filter((n) => n.endsWith(SUFFIX))
+      .sort()
     return names.flatMap((n) => readItem(join(dir, n)))
   } finally {
     closeSync(dirFd)
@@ -118,7 +120,10 @@ function readItem(path: string): SpoolItem[] {
     }
     if (typeof raw !== 'object' || raw === null) throw new Error('not a JSON object')
     const field = (k: string) => (typeof raw[k] === 'string' ? (raw[k] as string) : '')
-    const ban: BanReport = { ...parseBanReport({ ip: field('ip'), jail: field('jail'), protocol: field('protocol'), port: field('port') }), bantime: parseBantime(String(raw.bantime)) }
+    const ban: BanReport = {
+      ...parseBanReport({ ip: field('ip'), jail: field('jail'), protocol: field('protocol'), port: field('port') }),
+      bantime: parseBantime(String(raw.bantime)),
+    }
     const key = field('key')
     if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error(`bad key ${JSON.stringify(key.slice(0, 40))}`)
     const reportedAt = field('reportedAt')

@@ -25,10 +25,31 @@ import { sql, type Kysely } from 'kysely'
  */
 
 /** What `hosts add` grants EXECUTE on. */
-export const HOST_PROCEDURES = ['f2b_heartbeat', 'f2b_report_ban', 'f2b_stamp', 'f2b_record_decisions', 'f2b_advance_cursor', 'f2b_mark_swept', 'f2b_register_addresses', 'f2b_record_resync'] as const
+export const HOST_PROCEDURES = [
+  'f2b_heartbeat',
+  'f2b_report_ban',
+  'f2b_stamp',
+  'f2b_record_decisions',
+  'f2b_advance_cursor',
+  'f2b_mark_swept',
+  'f2b_register_addresses',
+  'f2b_record_resync',
+] as const
 
 /** What `hosts add` grants SELECT on: the reads of add2db, readdb and `check`. */
-export const HOST_READABLE_TABLES = ['hosts', 'bans', 'ban_status', 'ban_sequence', 'allowlist', 'allowlist_version', 'host_addresses', 'host_accounts', 'fleet_settings', 'kysely_migration', 'ban_host_status'] as const
+export const HOST_READABLE_TABLES = [
+  'hosts',
+  'bans',
+  'ban_status',
+  'ban_sequence',
+  'allowlist',
+  'allowlist_version',
+  'host_addresses',
+  'host_accounts',
+  'fleet_settings',
+  'kysely_migration',
+  'ban_host_status',
+] as const
 
 // Parameters carry the table's character set and collation, so comparing them with columns
 // never mixes collations, whatever the database's default.

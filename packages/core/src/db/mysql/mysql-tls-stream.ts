@@ -216,7 +216,7 @@ function greetingProblem(packet: Buffer): Error | 'refused' | undefined {
   if (payload[0] === 0xff) return 'refused'
   const versionEnd = payload.indexOf(0, 1)
   const capsAt = versionEnd + 1 + 4 + 8 + 1
-  if (payload[0] !== 10 || versionEnd < 0 || payload.length < capsAt + 2) return protocolError('the server\'s greeting is not a MySQL protocol 10 handshake')
+  if (payload[0] !== 10 || versionEnd < 0 || payload.length < capsAt + 2) return protocolError("the server's greeting is not a MySQL protocol 10 handshake")
   if ((payload.readUInt16LE(capsAt) & CLIENT_SSL) === 0) return withCode(new Error('the server does not offer TLS'), 'HANDSHAKE_NO_SSL_SUPPORT')
   return undefined
 }

@@ -14,9 +14,17 @@ const ER_LOCK_DEADLOCK = 1213
  */
 export const routineHostWrites: HostWrites = {
   async heartbeat(db, host) {
-    const [row] = await retried(() => callRows<{ id: number; name: string; cursor_seq: number; last_seen: string; swept_until: string | null }>(db, sql`CALL f2b_heartbeat(${host.name}, ${host.machineId})`))
+    const [row] = await retried(() =>
+      callRows<{ id: number; name: string; cursor_seq: number; last_seen: string; swept_until: string | null }>(db, sql`CALL f2b_heartbeat(${host.name}, ${host.machineId})`),
+    )
     if (!row) throw new Error(`host ${host.name}: f2b_heartbeat returned no row`)
-    return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
+    return {
+      id: Number(row.id),
+      name: row.name,
+      cursorSeq: Number(row.cursor_seq),
+      lastSeen: String(row.last_seen),
+      sweptUntil: row.swept_until === null ? null : String(row.swept_until),
+    }
   },
 
   async reportBan(db, host, ban) {

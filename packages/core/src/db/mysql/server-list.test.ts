@@ -7,10 +7,7 @@ import type { MysqlServer } from '../../config/database-url.js'
 import { mysqlErrors } from './mysql-errors.js'
 import { ServerList } from './server-list.js'
 
-type Behaviour =
-  | { kind: 'down'; code?: string }
-  | { kind: 'plain' }
-  | { kind: 'galera'; ready: boolean; state: string }
+type Behaviour = { kind: 'down'; code?: string } | { kind: 'plain' } | { kind: 'galera'; ready: boolean; state: string }
 
 interface Fake {
   behaviour: Behaviour

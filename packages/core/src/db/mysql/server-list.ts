@@ -194,7 +194,12 @@ export class ServerList implements MysqlPool {
       }
       const status = new Map((rows as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name.toLowerCase(), r.Value]))
       const galera = (status.get('wsrep_provider_name') ?? '') !== ''
-      const state: NodeState = { galera, ready: status.get('wsrep_ready') === 'ON', state: status.get('wsrep_local_state_comment') ?? '', clusterSize: Number(status.get('wsrep_cluster_size') ?? 0) }
+      const state: NodeState = {
+        galera,
+        ready: status.get('wsrep_ready') === 'ON',
+        state: status.get('wsrep_local_state_comment') ?? '',
+        clusterSize: Number(status.get('wsrep_cluster_size') ?? 0),
+      }
       this.#states[index] = state
       if (!galera) {
         this.#prepared.add(conn)

@@ -35,12 +35,7 @@ export function selectActiveBans(central: CentralDb, filter: ActiveBanQuery, by:
     .innerJoin('hosts as r', 'r.id', 'b.reporter_id')
     .select(['b.id', 'b.ip', 'b.jail', 'b.protocol', 'b.port', 'b.bantime', 'b.created_at', 'b.expires_at', 'r.name as reporter'])
     .select((eb) =>
-      eb
-        .selectFrom('ban_status as s')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('s.ban_id', '=', 'b.id')
-        .where('s.status', 'in', APPLIED_STATUSES)
-        .as('applied'),
+      eb.selectFrom('ban_status as s').select(eb.fn.countAll<number>().as('n')).whereRef('s.ban_id', '=', 'b.id').where('s.status', 'in', APPLIED_STATUSES).as('applied'),
     )
     .where(isActiveBan(adapter))
   if (by.exact !== undefined) q = q.where('b.ip', '=', by.exact)

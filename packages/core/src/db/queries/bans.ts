@@ -51,7 +51,11 @@ export async function insertBansWithStatuses(trx: Transaction<Database>, adapter
     statuses.push({ ban_id: banId, host_id: ban.reporterId, status: BanStatus.Added, error: null })
     for (const s of ban.otherStatuses ?? []) if (s.hostId !== ban.reporterId) statuses.push({ ban_id: banId, host_id: s.hostId, status: s.status, error: s.error })
   }
-  for (let i = 0; i < statuses.length; i += STATUS_CHUNK) await trx.insertInto('ban_status').values(statuses.slice(i, i + STATUS_CHUNK)).execute()
+  for (let i = 0; i < statuses.length; i += STATUS_CHUNK)
+    await trx
+      .insertInto('ban_status')
+      .values(statuses.slice(i, i + STATUS_CHUNK))
+      .execute()
   return ids
 }
 
@@ -106,7 +110,8 @@ export async function storeListedBans(central: CentralDb, reporterId: number, ja
   const { db, adapter } = central
   return withRetry(adapter, () =>
     db.transaction().execute(async (trx) => {
-      const active = ips.length === 0 ? [] : await trx.selectFrom('bans as b').select('b.ip').where('b.jail', '=', jail).where('b.ip', 'in', ips).where(isActiveBan(adapter)).execute()
+      const active =
+        ips.length === 0 ? [] : await trx.selectFrom('bans as b').select('b.ip').where('b.jail', '=', jail).where('b.ip', 'in', ips).where(isActiveBan(adapter)).execute()
       const skip = new Set(active.map((r) => r.ip))
       const fresh = ips.filter((ip) => !skip.has(ip)).map((ip): NewBan => ({ ip, jail, protocol: 'tcp', port: '0:65535', bantime, reporterId }))
       const ids = await insertBansWithStatuses(trx, adapter, fresh)

@@ -25,7 +25,13 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
         row = await selectHost(db, host.name)
       }
       if (!row) throw new Error(`host ${host.name} vanished while registering`)
-      return { id: Number(row.id), name: row.name, cursorSeq: Number(row.cursor_seq), lastSeen: String(row.last_seen), sweptUntil: row.swept_until === null ? null : String(row.swept_until) }
+      return {
+        id: Number(row.id),
+        name: row.name,
+        cursorSeq: Number(row.cursor_seq),
+        lastSeen: String(row.last_seen),
+        sweptUntil: row.swept_until === null ? null : String(row.swept_until),
+      }
     },
 
     async reportBan(db, host, ban) {
@@ -36,7 +42,11 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
       })
       return withRetry(adapter, () =>
         db.transaction().execute(async (trx) => {
-          await trx.updateTable('hosts').set({ last_seen: adapter.now(), machine_id: host.machineId ?? sql`machine_id` }).where('id', '=', hostId).execute()
+          await trx
+            .updateTable('hosts')
+            .set({ last_seen: adapter.now(), machine_id: host.machineId ?? sql`machine_id` })
+            .where('id', '=', hostId)
+            .execute()
           const held = await pastFloodLimit(trx, adapter, hostId)
           const [banId] = await insertBansWithStatuses(trx, adapter, [{ ...ban, reporterId: hostId, reportKey: ban.reportKey ?? undefined, ageMs: saneAge(ban), held }])
           if (banId === undefined) throw new Error('insert returned no id')
@@ -53,7 +63,9 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
           // The write lock comes first: SQLite cannot make a reading transaction wait for a writer.
           await trx.updateTable('ban_sequence').set({ value: sql`value` }).where('id', '=', 1).execute()
           const { value: last } = await trx.selectFrom('ban_sequence').select('value').where('id', '=', 1).executeTakeFirstOrThrow()
-          const ids = (await trx.selectFrom('bans').select('id').where('seq', 'is', null).where('held_at', 'is', null).orderBy('id').limit(limit).execute()).map((r) => Number(r.id))
+          const ids = (await trx.selectFrom('bans').select('id').where('seq', 'is', null).where('held_at', 'is', null).orderBy('id').limit(limit).execute()).map((r) =>
+            Number(r.id),
+          )
           const first = ids[0]
           const lastId = ids[ids.length - 1]
           if (first === undefined || lastId === undefined) return 0
@@ -65,7 +77,11 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
             .set({ seq: sql`id + ${offset}` })
             .where('id', 'in', ids)
             .execute()
-          await trx.updateTable('ban_sequence').set({ value: lastId + offset }).where('id', '=', 1).execute()
+          await trx
+            .updateTable('ban_sequence')
+            .set({ value: lastId + offset })
+            .where('id', '=', 1)
+            .execute()
           return ids.length
         }),
       )

@@ -32,7 +32,13 @@ export async function listHosts(central: CentralDb): Promise<{ id: number; name:
     firewall:
       h.firewall_backend === null || h.resynced_at === null
         ? null
-        : { backend: h.firewall_backend, resyncedAt: String(h.resynced_at), entries: Number(h.firewall_entries ?? 0), drift: Number(h.resync_drift ?? 0), driftTotal: Number(h.drift_total) },
+        : {
+            backend: h.firewall_backend,
+            resyncedAt: String(h.resynced_at),
+            entries: Number(h.firewall_entries ?? 0),
+            drift: Number(h.resync_drift ?? 0),
+            driftTotal: Number(h.drift_total),
+          },
   }))
 }
 

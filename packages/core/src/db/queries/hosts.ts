@@ -40,7 +40,11 @@ export async function resolveHostIds(db: Db, names: readonly string[], machineId
   let ids = await known()
   const missing = wanted.filter((n) => !ids.has(n))
   if (missing.length > 0) {
-    await db.insertInto('hosts').ignore().values(missing.map((name) => ({ name, machine_id: machineId }))).execute()
+    await db
+      .insertInto('hosts')
+      .ignore()
+      .values(missing.map((name) => ({ name, machine_id: machineId })))
+      .execute()
     ids = await known()
   }
   return ids

@@ -8,7 +8,9 @@ const REQUIRED_COLUMNS = ['id', 'added_by', 'created', 'jailname', 'protocol', '
 
 /** The columns of the old scripts' table, checked to be that table. */
 export async function legacyColumns(source: CentralDb): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${LEGACY_TABLE} ORDER BY ORDINAL_POSITION`.execute(source.db)
+  const { rows } = await sql<{
+    name: string
+  }>`SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${LEGACY_TABLE} ORDER BY ORDINAL_POSITION`.execute(source.db)
   const names = rows.map((r) => String(r.name))
   if (names.length === 0) throw new F2bError(`the legacy database has no table ${LEGACY_TABLE}`, { hint: 'check the database name in --from' })
   const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c))

@@ -1,4 +1,3 @@
-
 import { BanStatus } from '../../schema/ban-status.js'
 import type { Db, DbAdapter } from '../db-adapter.js'
 import { asFlag, hasExpired, isRevoked } from './active-ban.js'
@@ -25,20 +24,22 @@ export interface PendingBan {
 }
 
 function pendingColumns(adapter: DbAdapter) {
-  return [
-    'b.id',
-    'b.seq',
-    'b.ip',
-    'b.jail',
-    'b.reporter_id',
-    'b.bantime',
-    'b.expires_at',
-    asFlag(hasExpired(adapter)).as('expired'),
-    asFlag(isRevoked()).as('revoked'),
-  ] as const
+  return ['b.id', 'b.seq', 'b.ip', 'b.jail', 'b.reporter_id', 'b.bantime', 'b.expires_at', asFlag(hasExpired(adapter)).as('expired'), asFlag(isRevoked()).as('revoked')] as const
 }
 
-type Row = { id: number; seq: number | null; ip: string; jail: string; reporter_id: number; bantime: number; expires_at: string | null; expired: number; revoked: number; status: number | null; error: string | null }
+type Row = {
+  id: number
+  seq: number | null
+  ip: string
+  jail: string
+  reporter_id: number
+  bantime: number
+  expires_at: string | null
+  expired: number
+  revoked: number
+  status: number | null
+  error: string | null
+}
 
 /**
  * Reporter names in a second, tiny query rather than a join: with the hosts table in the

@@ -17,10 +17,7 @@ export async function revokeBans(central: CentralDb, network: Network, by: strin
   const { db, adapter } = central
   return withRetry(adapter, () =>
     db.transaction().execute(async (trx) => {
-      let query = trx
-        .selectFrom('bans as b')
-        .select(['b.id', 'b.ip'])
-        .where(isActiveBan(adapter))
+      let query = trx.selectFrom('bans as b').select(['b.id', 'b.ip']).where(isActiveBan(adapter))
       // A single address is one index lookup; a network is narrowed by an indexed text prefix
       // (which never holds a LIKE wildcard), then matched exactly in code.
       const single = (network.version === 4 && network.prefix === 32) || (network.version === 6 && network.prefix === 128)
@@ -33,7 +30,11 @@ export async function revokeBans(central: CentralDb, network: Network, by: strin
         await trx
           .updateTable('bans')
           .set({ revoked_at: adapter.now(), revoked_by: by, seq: null })
-          .where('id', 'in', rows.slice(i, i + CHUNK).map((r) => r.id))
+          .where(
+            'id',
+            'in',
+            rows.slice(i, i + CHUNK).map((r) => r.id),
+          )
           .execute()
       }
       return { bans: rows.length, addresses: [...new Set(rows.map((r) => r.ip))].sort() }

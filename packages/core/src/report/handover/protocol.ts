@@ -69,11 +69,7 @@ export type ReportSummary =
  * most waitMs for the rest), then `done`. `refused` (before accepting) and `failed` (after)
  * both mean: store it yourself, with the same key.
  */
-export type HandoverReply =
-  | { readonly accepted: true; readonly waitMs: number }
-  | { readonly done: ReportSummary }
-  | { readonly refused: string }
-  | { readonly failed: string }
+export type HandoverReply = { readonly accepted: true; readonly waitMs: number } | { readonly done: ReportSummary } | { readonly refused: string } | { readonly failed: string }
 
 /** Longest request line the daemon reads; a report is a few hundred bytes. */
 export const MAX_REQUEST_BYTES = 4096

@@ -152,7 +152,8 @@ function checkRequest(line: string, o: HandoverServerOptions): { ban: BanReport;
   if (typeof raw !== 'object' || raw === null) return 'not a JSON object'
   const r = raw as Partial<Record<keyof HandoverRequest, unknown>>
   if (r.v !== 1) return 'unknown protocol version'
-  if (r.config !== o.identity.path || r.file !== o.identity.file || r.env !== o.identity.env) return 'made with another config than the daemon runs (edited since it started, or another file or environment)'
+  if (r.config !== o.identity.path || r.file !== o.identity.file || r.env !== o.identity.env)
+    return 'made with another config than the daemon runs (edited since it started, or another file or environment)'
   if (typeof r.key !== 'string' || !UUID.test(r.key)) return 'bad key'
   if (typeof r.reportedAt !== 'string' || r.reportedAt.length > 40 || Number.isNaN(Date.parse(r.reportedAt))) return 'bad reportedAt'
   const b = r.ban as Record<string, unknown> | null | undefined
@@ -190,6 +191,7 @@ function removeStaleSocket(path: string): void {
     unlinkSync(path)
   } catch (err) {
     if (err instanceof HandoverSetupError) throw err
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HandoverSetupError(`cannot remove the old socket ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new HandoverSetupError(`cannot remove the old socket ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
 }
