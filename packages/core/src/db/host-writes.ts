@@ -13,6 +13,26 @@ export interface HostRow {
   readonly sweptUntil: string | null
 }
 
+/** The hosts columns both dialects' heartbeats read, as the driver returns them. */
+export interface HostColumns {
+  readonly id: number | string
+  readonly name: string
+  readonly cursor_seq: number | string
+  readonly last_seen: unknown
+  readonly swept_until: unknown
+}
+
+/** A HostRow from the hosts columns (numbers may come back as strings, times as Dates or text). */
+export function toHostRow(row: HostColumns): HostRow {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    cursorSeq: Number(row.cursor_seq),
+    lastSeen: String(row.last_seen),
+    sweptUntil: row.swept_until === null ? null : String(row.swept_until),
+  }
+}
+
 /** Who is writing: the configured host name, and this machine's id. */
 export interface HostIdentity {
   readonly name: string

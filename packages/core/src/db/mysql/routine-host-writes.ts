@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database } from '../../schema/database.js'
-import type { HostWrites } from '../host-writes.js'
+import { toHostRow, type HostWrites } from '../host-writes.js'
 import { withRetry } from '../retry.js'
 import { errorProperty } from '../driver-errors.js'
 import { mysqlErrors } from './mysql-errors.js'
@@ -18,13 +18,7 @@ export const routineHostWrites: HostWrites = {
       callRows<{ id: number; name: string; cursor_seq: number; last_seen: string; swept_until: string | null }>(db, sql`CALL f2b_heartbeat(${host.name}, ${host.machineId})`),
     )
     if (!row) throw new Error(`host ${host.name}: f2b_heartbeat returned no row`)
-    return {
-      id: Number(row.id),
-      name: row.name,
-      cursorSeq: Number(row.cursor_seq),
-      lastSeen: String(row.last_seen),
-      sweptUntil: row.swept_until === null ? null : String(row.swept_until),
-    }
+    return toHostRow(row)
   },
 
   async reportBan(db, host, ban) {

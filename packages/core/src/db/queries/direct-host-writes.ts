@@ -1,7 +1,17 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../../schema/database.js'
 import type { DbAdapter } from '../db-adapter.js'
-import { MAX_ERROR_LENGTH, MAX_HOST_ADDRESSES, MAX_REPORT_AGE_MS, type HostIdentity, type HostRow, type HostWrites, type ReportedBan, type StatusWrite } from '../host-writes.js'
+import {
+  MAX_ERROR_LENGTH,
+  MAX_HOST_ADDRESSES,
+  MAX_REPORT_AGE_MS,
+  toHostRow,
+  type HostIdentity,
+  type HostRow,
+  type HostWrites,
+  type ReportedBan,
+  type StatusWrite,
+} from '../host-writes.js'
 import { withRetry } from '../retry.js'
 import { bumpAllowlistVersion } from './allowlist.js'
 import { insertBansWithStatuses } from './bans.js'
@@ -25,13 +35,7 @@ export function directHostWrites(adapter: DbAdapter): HostWrites {
         row = await selectHost(db, host.name)
       }
       if (!row) throw new Error(`host ${host.name} vanished while registering`)
-      return {
-        id: Number(row.id),
-        name: row.name,
-        cursorSeq: Number(row.cursor_seq),
-        lastSeen: String(row.last_seen),
-        sweptUntil: row.swept_until === null ? null : String(row.swept_until),
-      }
+      return toHostRow(row)
     },
 
     async reportBan(db, host, ban) {
