@@ -182,6 +182,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect((await add2db(ip)).code).toBe(0)
     expect((await runProgram(BIN.readdb, ['--config', all])).code).toBe(0)
     await f2b.waitForBan(SHARED, ip)
+    await f2b.waitForLineRead(SHARED, ip)
     await f2b.client('set', 'local', 'banip', ip)
     expect((await cli('unban', ip)).code).toBe(0)
     expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ removed: 1 })
@@ -201,6 +202,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect((await add2db(ip)).code).toBe(0)
     expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ added: 1 })
     await f2b.waitForBan(SHARED, ip)
+    await f2b.waitForLineRead(SHARED, ip)
     // This host's own jail bans it too, for longer than the fleet ban (a recidive, here 10 minutes).
     await f2b.client('set', 'local', 'banip', ip)
     // The fleet ban runs out (moved to its start here rather than waited out, so a slow machine cannot let it expire before it is applied).

@@ -268,6 +268,16 @@ export class Fail2banServer {
     return fs.readFile(this.logFile, 'utf8').catch(() => '')
   }
 
+  /**
+   * Until the jail's filter has read a line naming ip. readdb hands a ban to the jail before
+   * fail2ban reads its line, so a test that unbans right after the ban must wait for this too:
+   * a line read after the unban bans the address again.
+   */
+  async waitForLineRead(jail: string, ip: string, timeoutMs = 30_000): Promise<void> {
+    const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    await this.waitForLog(new RegExp(`\\[${literal(jail)}\\] Found ${literal(ip)} `), timeoutMs)
+  }
+
   async waitForLog(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
     try {
       return await waitUntil(`${re} in fail2ban's log`, async () => (await this.log()).match(re) ?? undefined, timeoutMs)
