@@ -33,8 +33,10 @@ describe("fail2ban's socket, spoken directly", () => {
   it('bans many addresses in one request, as `set JAIL banip IP …` does', async () => {
     await sendCommand(server.socket, ['set', SHARED, 'banip', '192.0.2.31', '2001:db8::31'], 10_000)
     expect(await server.bannedIps(SHARED)).toEqual(expect.arrayContaining(['192.0.2.31', '2001:db8::31']))
-    const log = await server.waitForLog(/\[f2b-central-shared\] Ban 2001:db8::31/)
-    expect(log).toBeTruthy()
+    await server.waitForLog(/\[f2b-central-shared\] Ban 2001:db8::31/)
+    // One request, one ban each: neither address banned twice.
+    const bans = (await server.log()).split('\n').filter((l) => / Ban (192\.0\.2\.31|2001:db8::31)$/.test(l))
+    expect(bans).toHaveLength(2)
   })
 
   it('says what fail2ban answered when it refuses, in one line and without the addresses', async () => {
