@@ -514,7 +514,9 @@ function print(rows: Row[], r: Results, notes: string[], machine: Record<string,
     )
   if (r.push) {
     for (const [mode, x] of Object.entries(r.push.results)) {
-      o.push(`7. where the latency goes, ${mode} (p50 / p99 / max, ms); polls that did work: ${x.pollsThatDidWork}, median ${x.pollMsMedian} ms`)
+      o.push(
+        `8. where the latency goes, ${mode} (p50 / p99 / max, ms); polls on B and C that did work: ${x.pollsThatDidWork}, median ${x.pollMsMedian} ms; A's daemon took ${x.takenByDaemonOnA} of A's ${r.push.attacks} reports from add2db; A's jail follows its log with ${x.aJailBackend}`,
+      )
       for (const [k, v] of Object.entries(x.stagesMs)) o.push(`   ${k.padEnd(60)} ${String(v.p50).padStart(6)} ${String(v.p99).padStart(6)} ${String(v.max).padStart(6)}`)
     }
   }
