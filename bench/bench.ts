@@ -410,7 +410,7 @@ function table(r: Results, errors: Record<string, string>): Row[] {
         met: '',
       })
       rows.push({
-        figure: `9.   first poll of the ${n} (already in the sets)`,
+        figure: `9.   first poll of the ${n} (stamped, already in the sets: a one-shot readdb, no resync before it)`,
         value: `${s1(x.firstPoll.ms)}, peak RSS ${mb(x.firstPoll.peakRssMb)}`,
         target: '(informative)',
         met: '',

@@ -131,6 +131,16 @@ export async function insertPendingBans(central: CentralDb, reporterId: number, 
 }
 
 /**
+ * Stamp every unstamped ban (seq = id) and move ban_sequence to the top, as pollers would have
+ * done while the bans came in one by one: a figure that measures a poll then does not also
+ * measure stamping a bulk load (100,000 bans: about 10 s on MariaDB here).
+ */
+export async function stampAll(central: CentralDb): Promise<void> {
+  await sql`UPDATE bans SET seq = id WHERE seq IS NULL`.execute(central.db)
+  await sql`UPDATE ban_sequence SET value = (SELECT m FROM (SELECT MAX(seq) AS m FROM bans) AS top) WHERE id = 1`.execute(central.db)
+}
+
+/**
  * The database's plan for the poll's fetch (core's fetchBansAfterCursor, exactly as it builds
  * the query: a kysely plugin turns it into EXPLAIN and keeps the rows). MySQL only.
  */

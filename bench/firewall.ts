@@ -1,4 +1,4 @@
-// Figure 6: readdb's firewall mode (issue 13) with 100,000 active bans, for each backend
+// Figure 9: readdb's firewall mode (issue 13) with 100,000 active bans, for each backend
 // (nftables, ipset), in a network namespace made for it:
 //   - `readdb --resync` loading all 100,000 into empty sets: the built program's wall time and
 //     peak RSS (/usr/bin/time), and the nft or ipset process's peak RSS;
@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { BIN } from '../test/setup/programs.js'
 import { findProgram } from '../scripts/test-machine.mjs'
-import { insertPendingBans, openTracked, type BenchDb } from './central.js'
+import { insertPendingBans, openTracked, stampAll, type BenchDb } from './central.js'
 import { defer, haveTimeBin, progress, round, runTimed, TIME_BIN } from './util.js'
 
 export interface FirewallBenchOptions {
@@ -37,12 +37,13 @@ export async function firewallBench(db: BenchDb, dir: string, o: FirewallBenchOp
   defer(`delete namespace ${ns}`, () => void execFileSync('ip', ['netns', 'del', ns]))
   const central = await openTracked(db)
   const reporter = await central.db.insertInto('hosts').values({ name: 'bench-reporter', cursor_seq: 0 }).executeTakeFirstOrThrow()
-  progress(`figure 6: loading ${o.bans.toLocaleString('en')} active bans`)
+  progress(`figure 9: loading ${o.bans.toLocaleString('en')} active bans`)
   await insertPendingBans(
     central,
     Number(reporter.insertId),
     Array.from({ length: o.bans }, (_, i) => ip(i)),
   )
+  await stampAll(central)
   const out: Record<string, unknown> = { bans: o.bans, added: o.added, targetResyncMs: 2000, targetRssMb: 150 }
   for (const backend of ['nftables', 'ipset'] as const) {
     const shims = join(dir, `fw-shims-${backend}`)
@@ -70,10 +71,11 @@ export async function firewallBench(db: BenchDb, dir: string, o: FirewallBenchOp
     const env = { ...process.env, PATH: `${shims}:${process.env.PATH}` }
     const run = async (args: string[]): Promise<Run> => {
       writeFileSync(toolRss, '')
-      const r = await runTimed([process.execPath, BIN.readdb, '--config', config, ...args], { env, timeoutMs: 600_000 })
+      // As the units start it: the launcher itself, so its V8 flags (bin/readdb.js) apply.
+      const r = await runTimed([BIN.readdb, '--config', config, ...args], { env, timeoutMs: 600_000 })
       if (r.code !== 0) throw new Error(`readdb ${args.join(' ')} (${backend}) exited ${r.code}: ${r.stderr.slice(0, 400)}`)
       const tool = readFileSync(toolRss, 'utf8').split('\n').filter(Boolean).map(Number)
-      progress(`figure 6 (${backend}): readdb ${args.join(' ')}: ${round(r.ms, 0)} ms, peak RSS ${r.maxRssKb === null ? '?' : round(r.maxRssKb / 1024)} MB`)
+      progress(`figure 9 (${backend}): readdb ${args.join(' ')}: ${round(r.ms, 0)} ms, peak RSS ${r.maxRssKb === null ? '?' : round(r.maxRssKb / 1024)} MB`)
       const lines = r.stdout
         .split('\n')
         .filter((l) => l.startsWith('{'))
@@ -85,10 +87,10 @@ export async function firewallBench(db: BenchDb, dir: string, o: FirewallBenchOp
         line: lines.find((l) => l.msg === 'firewall resync') ?? lines.find((l) => l.msg === 'poll'),
       }
     }
-    progress(`figure 6 (${backend}): resync of ${o.bans.toLocaleString('en')} into empty sets`)
+    progress(`figure 9 (${backend}): resync of ${o.bans.toLocaleString('en')} into empty sets`)
     const load = await run(['--resync'])
     const inSync = await run(['--resync'])
-    progress(`figure 6 (${backend}): first poll of ${o.bans.toLocaleString('en')}, then ${o.added.toLocaleString('en')} new`)
+    progress(`figure 9 (${backend}): first poll of ${o.bans.toLocaleString('en')}, then ${o.added.toLocaleString('en')} new`)
     const first = await run([])
     const start = o.bans + (backend === 'ipset' ? o.added : 0)
     await insertPendingBans(

@@ -8,11 +8,11 @@ import { stillBanned } from '../db/queries/active-addresses.js'
 import type { PendingBan } from '../db/queries/pending.js'
 import { owesLocalUnban, type Decision } from '../poll/decide.js'
 import { BanStatus } from '../schema/ban-status.js'
-import { fromDbTime } from '../time/db-time.js'
+import { dbTimeMs } from '../time/db-time.js'
 import type { FirewallBackend } from './firewall-backend.js'
 import type { FirewallConfig } from './firewall-config.js'
 import { firewallEntry, isNetworkEntry, remainingTimeout, type FirewallEntry } from './firewall-entry.js'
-import { isAllowlisted, readDesiredEntries, resyncFirewall, type EntryGuard, type ResyncResult } from './firewall-sync.js'
+import { isAllowlisted, readDesiredEntries, readKernelSets, resyncFirewall, type EntryGuard, type ResyncResult } from './firewall-sync.js'
 import { ipsetBackend } from './ipset-backend.js'
 import { nftBackend } from './nft-backend.js'
 import { runTool } from './run-tool.js'
@@ -58,7 +58,7 @@ export function createFirewallBackend(config: FirewallConfig): FirewallBackend {
 }
 
 function entryFor(ban: PendingBan, at: Date): FirewallEntry | undefined {
-  return firewallEntry(ban.ip, remainingTimeout(ban.expiresAt === null ? null : fromDbTime(ban.expiresAt).getTime(), at.getTime()))
+  return firewallEntry(ban.ip, remainingTimeout(ban.expiresAt === null ? null : dbTimeMs(ban.expiresAt), at.getTime()))
 }
 
 /**
@@ -75,21 +75,33 @@ export function createFirewallApplier(
   // What the sets hold as far as this process knows (its last resync and the changes since):
   // each entry's end, ms (null: permanent). A ban already there with at least as long a time
   // is not sent again, so the first poll after a resync (a new host: every active ban) costs
-  // no nft or ipset call. A set changed by hand is what the next resync repairs.
-  const known = new Map<string, number | null>()
+  // no nft or ipset call. A set changed by hand is what the next resync repairs. Filled from
+  // the last resync's entries when first needed: a one-shot `readdb --resync` never needs it.
+  let known = new Map<string, number | null>()
+  let loaded: { entries: readonly FirewallEntry[]; at: number } | undefined
   const endOf = (e: FirewallEntry, nowMs: number) => (e.timeout === null ? null : nowMs + e.timeout * 1000)
+  const knownEnds = () => {
+    if (loaded !== undefined) {
+      for (const e of loaded.entries) known.set(e.ip, endOf(e, loaded.at))
+      loaded = undefined
+    }
+    return known
+  }
   const covers = (e: FirewallEntry, nowMs: number) => {
-    if (!known.has(e.ip)) return false
-    const end = known.get(e.ip) ?? null
+    const ends = knownEnds()
+    if (!ends.has(e.ip)) return false
+    const end = ends.get(e.ip) ?? null
     const wanted = endOf(e, nowMs)
     return end === null || (wanted !== null && end >= wanted - KNOWN_SLACK_MS)
   }
   const resync = async () => {
-    const desired = await readDesiredEntries(central, guard())
-    known.clear()
-    const result = await resyncFirewall(backend, desired)
-    const now = Date.now()
-    for (const e of desired.entries) known.set(e.ip, endOf(e, now))
+    // The database and the kernel are read at the same time: with 100,000 bans each takes
+    // about half a second (the query, `nft -j list` or `ipset save`), on different processes.
+    const [desired, kernel] = await Promise.all([readDesiredEntries(central, guard()), readKernelSets(backend)])
+    known = new Map()
+    loaded = undefined
+    const result = await resyncFirewall(backend, desired, kernel)
+    loaded = { entries: desired.entries, at: Date.now() }
     return result
   }
 
@@ -124,8 +136,9 @@ export function createFirewallApplier(
   const send = async (add: FirewallEntry[], remove: string[], now: number): Promise<{ problem?: string; resync?: ResyncResult } | undefined> => {
     try {
       await backend.change(add, remove)
-      for (const e of add) known.set(e.ip, endOf(e, now))
-      for (const ip of remove) known.delete(ip)
+      const ends = knownEnds()
+      for (const e of add) ends.set(e.ip, endOf(e, now))
+      for (const ip of remove) ends.delete(ip)
     } catch (changeError) {
       // The batch is all or nothing; what makes a valid batch fail is the kernel's state (a set
       // deleted by hand, a network inside a banned wider one): a resync rebuilds from the

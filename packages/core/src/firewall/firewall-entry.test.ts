@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { withoutCovered } from './covered-entries.js'
 import { bannableNetwork, firewallEntry, remainingTimeout, type FirewallEntry } from './firewall-entry.js'
 import { defaultFirewallNames, parseFirewallNames } from './firewall-config.js'
-import { IPSET_MAX_TIMEOUT, ipsetChangeScript, ipsetLoadScript, parseIpsetSave } from './ipset-backend.js'
-import { nftChangeScript, nftLoadScript, parseNftSet } from './nft-backend.js'
+import { IPSET_MAX_TIMEOUT, ipsetChangeScript, ipsetLoadPieces, ipsetLoadScript, parseIpsetSave } from './ipset-backend.js'
+import { nftChangeScript, nftLoadPieces, nftLoadScript, parseNftSet } from './nft-backend.js'
 
 const e = (ip: string, timeout: number | null = 60): FirewallEntry =>
   firewallEntry(ip, timeout) ??
@@ -140,6 +140,19 @@ describe('ipset scripts', () => {
         '',
       ].join('\n'),
     )
+  })
+
+  it('a load streamed in pieces is the script, and a bad entry anywhere stops it before the first piece (nothing flushed)', () => {
+    const many = Array.from({ length: 4500 }, (_, i) => e(`10.0.${i >> 8}.${i & 255}`, 60))
+    const ipset = [...ipsetLoadPieces(IPSET, many)]
+    const nft = [...nftLoadPieces(NFT, true, many)]
+    expect(ipset.length).toBeGreaterThan(2)
+    expect(nft.length).toBeGreaterThan(2)
+    expect(ipset.join('')).toBe(ipsetLoadScript(IPSET, many))
+    expect(nft.join('')).toBe(nftLoadScript(NFT, true, many))
+    const planted = [...many, { ip: '10.9.9.9 timeout 1\nflush f2b-central-v4', version: 4 as const, timeout: 5 }]
+    expect(() => ipsetLoadPieces(IPSET, planted)).toThrow(/not a firewall entry/)
+    expect(() => nftLoadPieces(NFT, true, planted)).toThrow(/not a firewall entry/)
   })
 
   it('a change deletes with -exist and adds (which sets the timeout of an entry already there)', () => {

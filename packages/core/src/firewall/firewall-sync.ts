@@ -4,9 +4,9 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { loadAllowlist } from '../db/queries/allowlist.js'
 import { readDatabaseNow } from '../db/queries/clock.js'
 import { selectFirewallBanPage } from '../db/queries/firewall-bans.js'
-import { fromDbTime, toDbTime } from '../time/db-time.js'
+import { dbTimeMs, toDbTime } from '../time/db-time.js'
 import { withoutCovered } from './covered-entries.js'
-import type { FirewallBackend } from './firewall-backend.js'
+import type { FirewallBackend, SetContents } from './firewall-backend.js'
 import { firewallEntry, isNetworkEntry, remainingTimeout, type FirewallEntry } from './firewall-entry.js'
 import { IPSET_MAX_TIMEOUT } from './ipset-backend.js'
 
@@ -44,7 +44,7 @@ export async function readDesiredEntries(central: CentralDb, guard: EntryGuard |
   for (let afterId = 0; ; ) {
     const page = await selectFirewallBanPage(central, { asOf, afterId, size: PAGE })
     for (const r of page) {
-      const end = r.expiresAt === null ? null : fromDbTime(r.expiresAt).getTime()
+      const end = r.expiresAt === null ? null : dbTimeMs(r.expiresAt)
       const known = ends.get(r.ip)
       if (known === undefined || (known !== null && (end === null || end > known))) ends.set(r.ip, end)
     }
@@ -106,22 +106,33 @@ function timeoutIsOff(kernel: number | null, wanted: number | null, max: number)
   return Math.abs(kernel - want) > Math.max(TOLERANCE_S, want * TOLERANCE_FRACTION)
 }
 
-/**
- * Make the kernel sets equal to `desired`: create what is missing, read what the sets hold,
- * and add what is missing, take out what should not be there, and set again what has the
- * wrong timeout, in one batch. A set found empty (a reboot, `nft flush ruleset`,
- * `ipset flush`) or mostly wrong is loaded whole with loadScript, the very text
- * `export --format nft|ipset` prints.
- */
-export async function resyncFirewall(backend: FirewallBackend, desired: DesiredEntries): Promise<ResyncResult> {
+/** The sets and rules created where missing, then what the sets hold. */
+export async function readKernelSets(backend: FirewallBackend): Promise<SetContents> {
   await backend.ensure()
-  const kernel = await backend.list()
+  return backend.list()
+}
+
+/**
+ * Make the kernel sets equal to `desired`, given what they hold (readKernelSets): add what is
+ * missing, take out what should not be there, and set again what has the wrong timeout, in
+ * one batch. A set found empty (a reboot, `nft flush ruleset`, `ipset flush`) or mostly wrong
+ * is loaded whole with loadScript, the very text `export --format nft|ipset` prints.
+ */
+export async function resyncFirewall(backend: FirewallBackend, desired: DesiredEntries, kernel: SetContents): Promise<ResyncResult> {
+  const { entries, rejected, rejectedSamples, allowlisted } = desired
+  const counts = { entries: entries.length, rejected, rejectedSamples, allowlisted }
+  // Empty sets (a reboot, a flush, a new host): nothing to compare, everything to load.
+  if (kernel.size === 0) {
+    if (entries.length > 0) await backend.load(entries)
+    return { ...counts, added: entries.length, removed: 0, refreshed: 0, drift: entries.length, fullLoad: entries.length > 0 }
+  }
   const max = backend.names.backend === 'ipset' ? IPSET_MAX_TIMEOUT : Number.MAX_SAFE_INTEGER
-  const wanted = new Map(desired.entries.map((e) => [e.ip, e]))
+  const wanted = new Set<string>()
   const add: FirewallEntry[] = []
   let added = 0
   let refreshed = 0
-  for (const e of desired.entries) {
+  for (const e of entries) {
+    wanted.add(e.ip)
     if (!kernel.has(e.ip)) {
       added++
       add.push(e)
@@ -132,11 +143,10 @@ export async function resyncFirewall(backend: FirewallBackend, desired: DesiredE
   }
   const remove = [...kernel.keys()].filter((ip) => !wanted.has(ip))
   const drift = added + refreshed + remove.length
-  const fullLoad = desired.entries.length > 0 && (kernel.size === 0 || drift > desired.entries.length / 2)
-  if (fullLoad) await backend.load(desired.entries)
+  const fullLoad = entries.length > 0 && drift > entries.length / 2
+  if (fullLoad) await backend.load(entries)
   else if (drift > 0) await backend.change(add, remove.filter(isEntryText))
-  const { rejected, rejectedSamples, allowlisted } = desired
-  return { entries: desired.entries.length, added, removed: remove.length, refreshed, drift, fullLoad, rejected, rejectedSamples, allowlisted }
+  return { ...counts, added, removed: remove.length, refreshed, drift, fullLoad }
 }
 
 // Something an admin put in the set by hand in a form this code never writes is taken out only

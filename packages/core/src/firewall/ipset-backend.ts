@@ -18,16 +18,32 @@ function timeoutOf(e: FirewallEntry): number {
   return e.timeout === null ? 0 : Math.min(e.timeout, IPSET_MAX_TIMEOUT)
 }
 
+// Lines per piece of a load streamed into `ipset restore`.
+const PIECE = 2000
+
 /**
- * The whole load as an `ipset restore` script: both sets (hash:net, so a CIDR ban is one
- * entry, with `timeout` support; timeout 0 on an entry is permanent) created when missing,
- * flushed, and every entry added with its timeout. `-exist` on every add: one entry twice
- * never stops the rest.
+ * The whole load as an `ipset restore` script, in pieces of PIECE lines: both sets (hash:net,
+ * so a CIDR ban is one entry, with `timeout` support; timeout 0 on an entry is permanent)
+ * created when missing, flushed, and every entry added with its timeout. `-exist` on every
+ * add: one entry twice never stops the rest. Every entry is checked before the first piece,
+ * so a bad one stops the load before the sets are flushed.
  */
+export function ipsetLoadPieces(names: FirewallNames, entries: Iterable<FirewallEntry>): Iterable<string> {
+  const all = [...entries]
+  for (const e of all) assertEntry(e)
+  return (function* () {
+    yield `${createLines(names)}flush ${names.setV4}\nflush ${names.setV6}\n`
+    for (let i = 0; i < all.length; i += PIECE) {
+      let out = ''
+      for (const e of all.slice(i, i + PIECE)) out += `add ${setOf(names, e.version)} ${e.ip} timeout ${timeoutOf(e)} -exist\n`
+      yield out
+    }
+  })()
+}
+
+/** The whole load as one text (`export --format ipset`): ipsetLoadPieces joined. */
 export function ipsetLoadScript(names: FirewallNames, entries: Iterable<FirewallEntry>): string {
-  let out = `${createLines(names)}flush ${names.setV4}\nflush ${names.setV6}\n`
-  for (const e of entries) out += `add ${setOf(names, e.version)} ${assertEntry(e)} timeout ${timeoutOf(e)} -exist\n`
-  return out
+  return [...ipsetLoadPieces(names, entries)].join('')
 }
 
 /** One batch: `add … -exist` sets the timeout of an entry already there; `del … -exist` ignores one that is not. */
@@ -60,7 +76,7 @@ export function ipsetBackend(
   programs = { ipset: ['ipset'], iptables: ['iptables'], ip6tables: ['ip6tables'] },
 ): FirewallBackend {
   const names: FirewallNames = config
-  const restore = async (script: string) => {
+  const restore = async (script: string | Iterable<string>) => {
     if (script !== '') await runTool([...programs.ipset, 'restore', '-exist'], script, config.timeoutMs)
   }
   const rule = (chain: string, set: string) => [chain, '-m', 'set', '--match-set', set, 'src', '-j', 'DROP']
@@ -90,7 +106,7 @@ export function ipsetBackend(
     ensure,
     change: (add, remove) => restore(ipsetChangeScript(names, add, remove)),
     async load(entries) {
-      await restore(ipsetLoadScript(names, entries))
+      await restore(ipsetLoadPieces(names, entries))
     },
     async list() {
       const contents: SetContents = new Map()

@@ -75,18 +75,27 @@ function bySet<T extends { version: 4 | 6; ip: string }>(names: FirewallNames, i
 
 /**
  * The whole load: setup, every set flushed, every entry added, as one `nft -f` transaction
- * (the sets are never seen empty). A network inside a wider one is left out: an interval set
- * refuses overlapping elements, and the wider one drops it anyway.
+ * (the sets are never seen empty), in pieces of CHUNK elements for streaming into nft. A
+ * network inside a wider one is left out: an interval set refuses overlapping elements, and
+ * the wider one drops it anyway. Every entry is checked before the first piece.
  */
+export function nftLoadPieces(names: FirewallNames, forward: boolean, entries: Iterable<FirewallEntry>): Iterable<string> {
+  const sets = bySet(names, withoutCovered(entries), element)
+  return (function* () {
+    yield nftSetupScript(names, forward) +
+      ALL_SETS(names)
+        .map(([set]) => `flush set inet ${names.table} ${set}\n`)
+        .join('')
+    for (const [set] of ALL_SETS(names)) {
+      const all = sets.get(set) ?? []
+      for (let i = 0; i < all.length; i += CHUNK) yield `add element inet ${names.table} ${set} { ${all.slice(i, i + CHUNK).join(', ')} }\n`
+    }
+  })()
+}
+
+/** The whole load as one text (`export --format nft`): nftLoadPieces joined. */
 export function nftLoadScript(names: FirewallNames, forward: boolean, entries: Iterable<FirewallEntry>): string {
-  const kept = withoutCovered(entries)
-  return (
-    nftSetupScript(names, forward) +
-    ALL_SETS(names)
-      .map(([set]) => `flush set inet ${names.table} ${set}\n`)
-      .join('') +
-    elementStatements('add', names, bySet(names, kept, element))
-  )
+  return [...nftLoadPieces(names, forward, entries)].join('')
 }
 
 /**
@@ -135,7 +144,7 @@ export function parseNftSet(json: string, into: SetContents): void {
 /** The nftables backend: everything through `nft -f -` and `nft -j list set`. */
 export function nftBackend(config: Pick<FirewallConfig, 'backend' | 'table' | 'setV4' | 'setV6' | 'forward' | 'timeoutMs'>, nft: readonly string[] = ['nft']): FirewallBackend {
   const names: FirewallNames = config
-  const apply = async (script: string) => {
+  const apply = async (script: string | Iterable<string>) => {
     if (script !== '') await runTool([...nft, '-f', '-'], script, config.timeoutMs)
   }
   return {
@@ -143,7 +152,7 @@ export function nftBackend(config: Pick<FirewallConfig, 'backend' | 'table' | 's
     loadScript: (entries) => nftLoadScript(names, config.forward, entries),
     ensure: () => apply(nftSetupScript(names, config.forward)),
     change: (add, remove) => apply(nftChangeScript(names, add, remove)),
-    load: (entries) => apply(nftLoadScript(names, config.forward, entries)),
+    load: (entries) => apply(nftLoadPieces(names, config.forward, entries)),
     async list() {
       const contents: SetContents = new Map()
       for (const [set] of ALL_SETS(names)) parseNftSet((await runTool([...nft, '-j', 'list', 'set', 'inet', names.table, set], '', config.timeoutMs)).stdout, contents)

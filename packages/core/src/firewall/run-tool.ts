@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { Readable } from 'node:stream'
 import { FirewallError } from '../errors.js'
 
 /** What a firewall tool printed. */
@@ -8,12 +9,12 @@ export interface ToolOutput {
 }
 
 /**
- * Run a firewall tool (nft, ipset, iptables, conntrack) with a script on stdin, never through
- * a shell: argv is fixed by the caller, and every value in `input` was checked by
- * firewallEntry. A non-zero exit, a signal or the deadline is a FirewallError with the first
+ * Run a firewall tool (nft, ipset, iptables, conntrack) with a script on stdin (whole, or in
+ * pieces), never through a shell: argv is fixed by the caller, and every value in `input` was
+ * checked by firewallEntry. A non-zero exit, a signal or the deadline is a FirewallError with the first
  * lines of stderr.
  */
-export function runTool(argv: readonly string[], input: string, timeoutMs: number): Promise<ToolOutput> {
+export function runTool(argv: readonly string[], input: string | Iterable<string>, timeoutMs: number): Promise<ToolOutput> {
   const [file, ...args] = argv
   if (file === undefined) throw new FirewallError('empty firewall command')
   return new Promise((resolve, reject) => {
@@ -45,6 +46,12 @@ export function runTool(argv: readonly string[], input: string, timeoutMs: numbe
       const detail = stderr.trim().split('\n').slice(0, 3).join(' / ').slice(0, 400)
       reject(new FirewallError(`${[file, ...args].join(' ')} failed (${why})${detail ? `: ${detail}` : ''}`))
     })
-    child.stdin.end(input)
+    // A script in pieces is written as it is built: `ipset restore` applies each line as it
+    // reads it, so the kernel's work overlaps the building of the rest.
+    if (typeof input === 'string') child.stdin.end(input)
+    else
+      Readable.from(input, { objectMode: false })
+        .on('error', () => child.kill('SIGKILL'))
+        .pipe(child.stdin)
   })
 }
