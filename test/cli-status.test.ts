@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { fromDbTime } from '@f2b-central/core/time/db-time'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { at, DAY, HOUR, MINUTE, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
 import { writeOperatorConfig } from './setup/programs.js'
@@ -112,6 +113,47 @@ describe.each(dialects())('%s: f2b-central status', (dialect) => {
     } finally {
       await central.db.updateTable('hosts').set({ cursor_seq: 3 }).where('id', '=', ids['web-1']!).execute()
     }
+  })
+
+  it('held bans: one line per reporter with the count and since when (the most first), in --json too; applied by nobody, so pending nowhere and not unhealthy', async () => {
+    const pendingOf = async () =>
+      (JSON.parse((await status('--stale-after', '2h', '--json')).stdout) as { hosts: { name: string; pending: number }[] }).hosts.map((h) => [h.name, h.pending])
+    const pendingBefore = await pendingOf()
+    // As f2b_report_ban stores them past the flood limit: unstamped, held_at the time it held them.
+    const held = [
+      { ip: '198.51.100.1', reporter: 'web-3', at: at(-30) },
+      { ip: '198.51.100.2', reporter: 'web-2', at: at(-3 * MINUTE) },
+      { ip: '198.51.100.3', reporter: 'web-2', at: at(-MINUTE) },
+    ]
+    const heldIds: number[] = []
+    for (const h of held) {
+      const id = await seedBan(central, { ip: h.ip, reporterId: ids[h.reporter]!, created: -3 * MINUTE })
+      await central.db.updateTable('bans').set({ held_at: h.at }).where('id', '=', id).execute()
+      await seedStatus(central, id, ids[h.reporter]!, BanStatus.Added)
+      heldIds.push(id)
+    }
+    try {
+      const r = await status('--stale-after', '2h')
+      // Stored, listed, waiting for an operator: not a failure of any host.
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      const shown = (text: string) => fromDbTime(text).toISOString().slice(0, 19).replace('T', ' ')
+      const lines = r.stdout.trimEnd().split('\n')
+      expect(lines.slice(-2)).toEqual([
+        `held: 2 bans from web-2 since ${shown(held[1]!.at)} (past the flood limit; \`f2b-central bans release --reporter web-2\` or \`bans drop\`)`,
+        `held: 1 ban from web-3 since ${shown(held[0]!.at)} (past the flood limit; \`f2b-central bans release --reporter web-3\` or \`bans drop\`)`,
+      ])
+      const json = JSON.parse((await status('--stale-after', '2h', '--json')).stdout) as { held: unknown; healthy: boolean }
+      expect(json).toMatchObject({ healthy: true })
+      expect(json.held).toEqual([
+        { reporter: 'web-2', count: 2, since: fromDbTime(held[1]!.at).toISOString(), newest: fromDbTime(held[2]!.at).toISOString() },
+        { reporter: 'web-3', count: 1, since: fromDbTime(held[0]!.at).toISOString(), newest: fromDbTime(held[0]!.at).toISOString() },
+      ])
+      expect(await pendingOf()).toEqual(pendingBefore)
+    } finally {
+      await central.db.deleteFrom('ban_status').where('ban_id', 'in', heldIds).execute()
+      await central.db.deleteFrom('bans').where('id', 'in', heldIds).execute()
+    }
+    expect(JSON.parse((await status('--json')).stdout).held).toEqual([])
   })
 })
 
