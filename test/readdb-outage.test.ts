@@ -1,6 +1,8 @@
 // readdb when the database goes away: one-shot fails with one line; the daemon backs off and
 // recovers by itself. MariaDB is cut off through a TCP proxy rather than stopped, because
 // other test files use the same server concurrently.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { sql } from 'kysely'
 import { createConnection } from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +16,9 @@ import { waitUntil } from './setup/fail2ban-server.js'
 import { BIN, runProgram, startDaemon } from './setup/programs.js'
 import { startProxiedHost, type ProxiedHost } from './setup/proxied-host.js'
 import type { TcpProxy } from './setup/tcp-proxy.js'
+import { requirePrograms } from '../scripts/test-machine.mjs'
+
+const execFileAsync = promisify(execFile)
 
 const report = (ip: string) => ({ ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
 
@@ -41,6 +46,38 @@ describe.runIf(dialects().includes('mysql'))('mysql: readdb through a database o
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
     } finally {
       proxy.restore()
+    }
+  })
+
+  // Issue 11 point 8: a server that vanishes without a FIN (a cut link, a crashed VM) is
+  // noticed by the kernel's keepalive probes on an idle connection. Read from the kernel: ss
+  // shows a `keepalive` timer only on sockets that have SO_KEEPALIVE set.
+  it("daemon: its database connections have TCP keepalive on (the kernel's keepalive timer)", async () => {
+    requirePrograms('ss')
+    const { child, output, exited } = startDaemon(config)
+    try {
+      await waitUntil('a first poll', () => output().includes('"msg":"started"'), 15_000)
+      const ownSockets = async () =>
+        (await execFileAsync('ss', ['-tnpoH', 'state', 'established', 'dport', '=', `:${proxy.port}`], { timeout: 10_000 })).stdout
+          .split('\n')
+          .filter((l) => l.includes(`pid=${child.pid},`))
+      // A socket with bytes in flight shows its retransmission timer instead: wait for a
+      // moment between polls (every second here) when all are idle.
+      let last: string[] = []
+      await waitUntil(
+        'keepalive timers on every database connection of the daemon',
+        async () => {
+          last = await ownSockets()
+          return last.length > 0 && last.every((l) => /timer:\(keepalive,/.test(l))
+        },
+        15_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; ss said:\n${last.join('\n')}`)
+      })
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
     }
   })
 
