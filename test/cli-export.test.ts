@@ -82,24 +82,30 @@ describe.each(dialects())('%s: f2b-central export', (dialect) => {
   const seconds = (text: string) => text.replace(/ timeout [1-9]\d*(s?)/g, ' timeout N$1')
   const HOSTILE_LEFT_OUT = HOSTILE.filter((h) => h !== '10.0.0.0/24')
 
-  it('ipset: the `ipset restore -exist` script of the firewall mode: hash:net sets with timeouts, flushed, each entry with its remaining time', async () => {
+  it('ipset: the `ipset restore -exist` script of the firewall mode: hash:net sets with timeouts, filled as loading sets and swapped in, each entry with its remaining time', async () => {
     const r = await exportAs('--format', 'ipset', '--set', 'fleet')
     expect(r.code, r.stderr).toBe(0)
     expect(seconds(r.stdout)).toBe(
       [
         'create fleet-v4 hash:net family inet timeout 0 maxelem 1048576 -exist',
         'create fleet-v6 hash:net family inet6 timeout 0 maxelem 1048576 -exist',
-        'flush fleet-v4',
-        'flush fleet-v6',
-        'add fleet-v4 10.0.0.0/24 timeout N -exist',
-        ...V4.map((ip) => `add fleet-v4 ${ip} timeout ${ip === '203.0.113.7' ? '0' : 'N'} -exist`),
-        ...V6.map((ip) => `add fleet-v6 ${ip} timeout N -exist`),
+        'create fleet-v4-load4 hash:net family inet timeout 0 maxelem 1048576 -exist',
+        'create fleet-v6-load6 hash:net family inet6 timeout 0 maxelem 1048576 -exist',
+        'flush fleet-v4-load4',
+        'flush fleet-v6-load6',
+        'add fleet-v4-load4 10.0.0.0/24 timeout N -exist',
+        ...V4.map((ip) => `add fleet-v4-load4 ${ip} timeout ${ip === '203.0.113.7' ? '0' : 'N'} -exist`),
+        ...V6.map((ip) => `add fleet-v6-load6 ${ip} timeout N -exist`),
+        'swap fleet-v4-load4 fleet-v4',
+        'swap fleet-v6-load6 fleet-v6',
+        'destroy fleet-v4-load4',
+        'destroy fleet-v6-load6',
         '',
       ].join('\n'),
     )
     // The remaining time, not the ban time: a day-long ban reported an hour ago has about 23 h left; the permanent one none.
-    expect(Number(/add fleet-v4 192\.0\.2\.9 timeout (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(86400 - 120)
-    expect(Number(/add fleet-v4 10\.0\.0\.0\/24 timeout (\d+)/.exec(r.stdout)?.[1])).toBeLessThanOrEqual(82800)
+    expect(Number(/add fleet-v4-load4 192\.0\.2\.9 timeout (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(86400 - 120)
+    expect(Number(/add fleet-v4-load4 10\.0\.0\.0\/24 timeout (\d+)/.exec(r.stdout)?.[1])).toBeLessThanOrEqual(82800)
     expect(r.stderr).toBe(
       `f2b-central: export: left out 3 stored values that are not a valid address or bannable network: ${HOSTILE_LEFT_OUT.map((h) => JSON.stringify(h))
         .sort()

@@ -529,9 +529,9 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
       expect(out.stdout).not.toContain(DB_V4)
       // The last whole load readdb handed the tool on this router (after the flushes above): its flush, back to its first line.
       const loads = readFileSync(toolLog[r], 'utf8')
-      const flush = loads.lastIndexOf(format === 'nft' ? 'flush set inet f2b_central bans_v4\nflush' : 'flush f2b-central-v4\n')
+      const flush = loads.lastIndexOf(format === 'nft' ? 'flush set inet f2b_central bans_v4\nflush' : 'flush f2b-central-v4-load4\n')
       expect(flush).toBeGreaterThan(0)
-      const lastLoad = loads.slice(loads.lastIndexOf(format === 'nft' ? 'add table inet f2b_central' : 'create f2b-central-v4', flush))
+      const lastLoad = loads.slice(loads.lastIndexOf(format === 'nft' ? 'add table inet f2b_central' : 'create f2b-central-v4 ', flush))
       expect(norm(lastLoad).startsWith(norm(out.stdout)), `${format} export\n${out.stdout}\nlast load on ${r}\n${lastLoad}`).toBe(true)
       // Loaded for real where nothing else runs (the namespace behind the router), twice: it is idempotent.
       const file = join(tdb.dir, `export.${format}`)

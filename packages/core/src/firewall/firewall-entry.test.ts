@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { withoutCovered } from './covered-entries.js'
 import { bannableNetwork, firewallEntry, remainingTimeout, type FirewallEntry } from './firewall-entry.js'
 import { defaultFirewallNames, parseFirewallNames } from './firewall-config.js'
-import { IPSET_MAX_TIMEOUT, ipsetChangeScript, ipsetLoadPieces, ipsetLoadScript, parseIpsetSave } from './ipset-backend.js'
+import { IPSET_MAX_TIMEOUT, ipsetChangeScript, ipsetLoadPieces, ipsetLoadScript, loadingSetOf, parseIpsetSave } from './ipset-backend.js'
 import { nftChangeScript, nftLoadPieces, nftLoadScript, parseNftSet } from './nft-backend.js'
 
 const e = (ip: string, timeout: number | null = 60): FirewallEntry =>
@@ -128,18 +128,31 @@ describe('nftables scripts', () => {
 })
 
 describe('ipset scripts', () => {
-  it('a load creates, flushes and adds with -exist; timeouts are capped at what ipset takes; 0 is permanent', () => {
-    expect(ipsetLoadScript(IPSET, [e('192.0.2.1', 10 * IPSET_MAX_TIMEOUT), e('203.0.113.0/24', null)])).toBe(
+  it('a load fills loading sets with -exist and swaps them in; timeouts are capped at what ipset takes; 0 is permanent', () => {
+    expect(ipsetLoadScript(IPSET, [e('192.0.2.1', 10 * IPSET_MAX_TIMEOUT), e('203.0.113.0/24', null), e('2001:db8::1', 5)])).toBe(
       [
         'create f2b-central-v4 hash:net family inet timeout 0 maxelem 1048576 -exist',
         'create f2b-central-v6 hash:net family inet6 timeout 0 maxelem 1048576 -exist',
-        'flush f2b-central-v4',
-        'flush f2b-central-v6',
-        `add f2b-central-v4 192.0.2.1 timeout ${IPSET_MAX_TIMEOUT} -exist`,
-        'add f2b-central-v4 203.0.113.0/24 timeout 0 -exist',
+        'create f2b-central-v4-load4 hash:net family inet timeout 0 maxelem 1048576 -exist',
+        'create f2b-central-v6-load6 hash:net family inet6 timeout 0 maxelem 1048576 -exist',
+        'flush f2b-central-v4-load4',
+        'flush f2b-central-v6-load6',
+        `add f2b-central-v4-load4 192.0.2.1 timeout ${IPSET_MAX_TIMEOUT} -exist`,
+        'add f2b-central-v4-load4 203.0.113.0/24 timeout 0 -exist',
+        'add f2b-central-v6-load6 2001:db8::1 timeout 5 -exist',
+        'swap f2b-central-v4-load4 f2b-central-v4',
+        'swap f2b-central-v6-load6 f2b-central-v6',
+        'destroy f2b-central-v4-load4',
+        'destroy f2b-central-v6-load6',
         '',
       ].join('\n'),
     )
+  })
+
+  it("the loading sets of 31-character names stay within ipset's 31 and differ by family", () => {
+    const names = { ...IPSET, setV4: `a${'x'.repeat(29)}4`, setV6: `a${'x'.repeat(29)}6` }
+    expect(loadingSetOf(names, 4)).toHaveLength(31)
+    expect(loadingSetOf(names, 4)).not.toBe(loadingSetOf(names, 6))
   })
 
   it('a load streamed in pieces is the script, and a bad entry anywhere stops it before the first piece (nothing flushed)', () => {

@@ -10,8 +10,17 @@ export const IPSET_MAX_TIMEOUT = 2_147_483
 // Room for a large fleet: ipset's default maxelem is 65,536.
 const MAXELEM = 1_048_576
 
+function createLine(set: string, version: 4 | 6): string {
+  return `create ${set} hash:net family ${version === 4 ? 'inet' : 'inet6'} timeout 0 maxelem ${MAXELEM} -exist\n`
+}
+
 function createLines(names: FirewallNames): string {
-  return `create ${names.setV4} hash:net family inet timeout 0 maxelem ${MAXELEM} -exist\n` + `create ${names.setV6} hash:net family inet6 timeout 0 maxelem ${MAXELEM} -exist\n`
+  return createLine(names.setV4, 4) + createLine(names.setV6, 6)
+}
+
+/** The set a whole load fills before it is swapped in: the name cut to leave room (ipset names are at most 31 characters). */
+export function loadingSetOf(names: FirewallNames, version: 4 | 6): string {
+  return `${setOf(names, version).slice(0, 26)}-load${version}`
 }
 
 function timeoutOf(e: FirewallEntry): number {
@@ -24,20 +33,23 @@ const PIECE = 2000
 /**
  * The whole load as an `ipset restore` script, in pieces of PIECE lines: both sets (hash:net,
  * so a CIDR ban is one entry, with `timeout` support; timeout 0 on an entry is permanent)
- * created when missing, flushed, and every entry added with its timeout. `-exist` on every
- * add: one entry twice never stops the rest. Every entry is checked before the first piece,
- * so a bad one stops the load before the sets are flushed.
+ * created when missing; every entry added with its timeout to a loading set of each family,
+ * which is then swapped with the live one and destroyed. The live sets are never seen empty or
+ * half full, and a load that fails on the way leaves them as they were. `-exist` on every add:
+ * one entry twice never stops the rest. Every entry is checked before the first piece.
  */
 export function ipsetLoadPieces(names: FirewallNames, entries: Iterable<FirewallEntry>): Iterable<string> {
   const all = [...entries]
   for (const e of all) assertEntry(e)
+  const loading = { 4: loadingSetOf(names, 4), 6: loadingSetOf(names, 6) }
   return (function* () {
-    yield `${createLines(names)}flush ${names.setV4}\nflush ${names.setV6}\n`
+    yield `${createLines(names)}${createLine(loading[4], 4)}${createLine(loading[6], 6)}flush ${loading[4]}\nflush ${loading[6]}\n`
     for (let i = 0; i < all.length; i += PIECE) {
       let out = ''
-      for (const e of all.slice(i, i + PIECE)) out += `add ${setOf(names, e.version)} ${e.ip} timeout ${timeoutOf(e)} -exist\n`
+      for (const e of all.slice(i, i + PIECE)) out += `add ${loading[e.version]} ${e.ip} timeout ${timeoutOf(e)} -exist\n`
       yield out
     }
+    yield `swap ${loading[4]} ${names.setV4}\nswap ${loading[6]} ${names.setV6}\ndestroy ${loading[4]}\ndestroy ${loading[6]}\n`
   })()
 }
 
