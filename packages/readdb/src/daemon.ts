@@ -1,10 +1,12 @@
 import cron from 'node-cron'
 import type { Logger } from './logger.js'
+import { WakeGap } from './wake-gap.js'
 
 export interface DaemonOptions {
   /** A node-cron expression; readdb.schedule, checked when the config was loaded. */
   schedule: string
-  tick: () => Promise<void>
+  /** One poll; resolves to false when it found nothing to do (wake-ups that find nothing back off, wake-gap.ts). */
+  tick: () => Promise<boolean>
   log: Logger
   /** Longest pause between attempts while polls fail, milliseconds. */
   maxBackoffMs: number
@@ -13,12 +15,6 @@ export interface DaemonOptions {
 }
 
 const FIRST_BACKOFF_MS = 1000
-/**
- * Wake-ups start a poll at most this often (4 a second). A burst of them, or a flood of
- * forged ones, is coalesced into the next poll: it costs polls, never a ban, and never more
- * than this rate of them.
- */
-export const MIN_WAKE_INTERVAL_MS = 250
 
 /**
  * Run `tick` on the cron schedule until SIGTERM or SIGINT, then wait for the running tick.
@@ -29,15 +25,16 @@ export const MIN_WAKE_INTERVAL_MS = 250
  *
  * With push (wakeUps), a wake-up starts a poll between ticks, under the same rule: never two
  * at once (one that comes during a poll runs right after it, however many came), at most one
- * per MIN_WAKE_INTERVAL_MS, and not during a backoff pause. The schedule stays as it is: a
- * lost wake-up delays a ban by one tick at most.
+ * per WakeGap (250 ms, longer while wake-up polls find nothing), and not during a backoff
+ * pause. The schedule stays as it is: a lost wake-up delays a ban by one tick at most.
  */
 export function runDaemon({ schedule, tick, log, maxBackoffMs, wakeUps }: DaemonOptions): Promise<void> {
   let running: Promise<void> | undefined
   let runningSince = 0
   let skipLogged = false
   // Push: a wake-up while a poll runs is kept for right after it; one that comes sooner than
-  // MIN_WAKE_INTERVAL_MS after the last start waits for that.
+  // the wake gap after the last start waits for that.
+  const gap = new WakeGap()
   let woken = false
   let wakeTimer: NodeJS.Timeout | undefined
   let byWake = false
@@ -79,7 +76,8 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs, wakeUps }: Daemon
     byWake = wakeUp
     log.debug({ by: wakeUp ? 'wake-up' : 'schedule' }, 'poll started')
     running = tick()
-      .then(() => {
+      .then((didWork) => {
+        gap.afterPoll(wakeUp, didWork)
         if (backoffMs > 0) log.info('recovered: polls succeed again')
         backoffMs = 0
       })
@@ -98,7 +96,7 @@ export function runDaemon({ schedule, tick, log, maxBackoffMs, wakeUps }: Daemon
     woken = true
     if (running !== undefined || wakeTimer !== undefined) return
     // Failing polls back off whoever asks; the wake-up is kept for when the pause is over.
-    const wait = Math.max(runningSince + MIN_WAKE_INTERVAL_MS, pausedUntil) - Date.now()
+    const wait = Math.max(runningSince + gap.ms, pausedUntil) - Date.now()
     if (wait > 0) {
       wakeTimer = setTimeout(() => {
         wakeTimer = undefined

@@ -59,7 +59,7 @@ async function run(config: Config, identity: ConfigIdentity | undefined, resyncN
       return ExitCode.Ok
     }
     let forceResync = false
-    const poll = async (): Promise<void> => {
+    const poll = async (): Promise<boolean> => {
       if (firewall) {
         // In the same tick as the poll, before it: the two never run at once.
         const resync = await firewall.resyncIfDue({ force: forceResync, start: identity !== undefined })
@@ -72,6 +72,7 @@ async function run(config: Config, identity: ConfigIdentity | undefined, resyncN
       spoolWarning(spoolProblem)
       handOverWarning(result.handOverProblem)
       logPoll(log, result, performance.now() - started)
+      return result.examined > 0 || result.endedLocally > 0 || shipped > 0
     }
     if (identity !== undefined) {
       // `systemctl reload` (SIGHUP): resync the sets at the next tick, as `readdb --resync` does for a one-shot run.
