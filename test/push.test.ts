@@ -221,4 +221,34 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     expect(await shared('b').bannedIps(SHARED)).toEqual(banned)
     expect(b.child.exitCode).toBeNull()
   })
+
+  it('a sustained flood of forged wake-ups backs off to a poll per 4 s, and a real ban during it still comes through', async () => {
+    const b = daemons.b as RunningDaemon
+    const before = pollStarts(b, 'wake-up').length
+    const forger = await connectAsync(SHARED_BROKER_URL, { reconnectPeriod: 0 })
+    const floodMs = 9000
+    const until = Date.now() + floodMs
+    try {
+      while (Date.now() < until) {
+        await forger.publishAsync(`${topic}/bans`, '', { qos: 1 })
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      // 4 polls a second would be 36; idle wake-up polls double the gap (0.5, 1, 2, 4, 4 s …).
+      const during = pollStarts(b, 'wake-up').length - before
+      expect(during).toBeGreaterThanOrEqual(2)
+      expect(during).toBeLessThanOrEqual(8)
+      // A real attack on A while the flood goes on: B still bans it, within the longest gap.
+      const ip = '203.0.113.67'
+      const now = new Date().toISOString().slice(0, 19).replace('T', ' ')
+      appendFileSync(shared('a').path('auth.log'), `${now} auth failure from ${ip}\n${now} auth failure from ${ip}\n`)
+      const flooding = (async () => {
+        while (!(await shared('b').bannedIps(SHARED)).includes(ip)) await forger.publishAsync(`${topic}/bans`, '', { qos: 1 })
+      })()
+      await shared('b').waitForBan(SHARED, ip, 30_000)
+      await flooding
+    } finally {
+      await forger.endAsync()
+    }
+    expect(pollStarts(b, 'schedule')).toHaveLength(1)
+  })
 })
