@@ -20,7 +20,7 @@ function createLines(names: FirewallNames): string {
 
 /** The set a whole load fills before it is swapped in: the name cut to leave room (ipset names are at most 31 characters). */
 export function loadingSetOf(names: FirewallNames, version: 4 | 6): string {
-  return `${setOf(names, version).slice(0, 26)}-load${version}`
+  return `${setOf(names, version).slice(0, 25)}-load${version}`
 }
 
 function timeoutOf(e: FirewallEntry): number {
