@@ -7,6 +7,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { registerHost } from '@f2b-central/core/db/queries/hosts'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { at, DAY, HOUR, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
@@ -57,6 +58,16 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     const failed = await seedBan(central, { ip: '192.0.2.9', jail: 'postfix', reporterId: reporter, created: -600 })
     await seedStatus(central, failed, ids['web-2']!, BanStatus.Error, { error: HOSTILE_ERROR })
     await seedStatus(central, failed, ids['web-1']!, BanStatus.Added)
+    // web-1 feeds nftables sets (readdb's firewall mode): two resyncs recorded as readdb records
+    // them (MariaDB: the f2b_record_resync routine), the last 10 minutes ago.
+    const web1 = await registerHost(central.db, central.adapter, 'web-1', null)
+    await central.adapter.hostWrites.recordResync(central.db, web1, { backend: 'nftables', entries: 9, drift: 4 })
+    await central.adapter.hostWrites.recordResync(central.db, web1, { backend: 'nftables', entries: 11, drift: 2 })
+    await central.db
+      .updateTable('hosts')
+      .set({ resynced_at: at(-600) })
+      .where('id', '=', web1.id)
+      .execute()
 
     // MariaDB: the shipped SELECT-only grant, nothing more.
     let dbUrl = tdb.url
@@ -178,6 +189,12 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     expect(value('f2b_central_host_last_seen_seconds', 'host="web-2"')).toBeGreaterThan(2 * HOUR - 60)
     expect(value('f2b_central_held_bans', 'reporter="web-1"')).toBe(1)
     expect(value('f2b_central_host_pending_bans', 'host="web-2"')).toBeGreaterThan(0)
+    // the firewall mode's last resync: what it changed, what the sets hold, how long ago; none for a host without sets
+    expect(value('f2b_central_host_firewall_drift', 'host="web-1"')).toBe(2)
+    expect(value('f2b_central_host_firewall_entries', 'host="web-1"')).toBe(11)
+    expect(value('f2b_central_host_last_resync_seconds', 'host="web-1"')).toBeGreaterThan(590)
+    expect(value('f2b_central_host_last_resync_seconds', 'host="web-1"')).toBeLessThan(HOUR)
+    expect(value('f2b_central_host_firewall_drift', 'host="web-2"')).toBeUndefined()
     // a hostile host name is a quoted, escaped label value, never a line of its own
     expect(r.body).toContain(`f2b_central_host_stale{host="${HOSTILE_HOST}"} 0`)
     expect(r.body).toContain('f2b_central_host_stale{host="\\"bad\\\\nhost\\""} 0')
