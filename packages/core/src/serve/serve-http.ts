@@ -9,7 +9,7 @@ import { readDatabaseNow } from '../db/queries/clock.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import { DatabaseError, InvalidValueError, quote, SchemaError } from '../errors.js'
 import { readFleetOverview } from '../fleet/fleet-overview.js'
-import { etagMatches, LIST_PARAMETERS, parseListRequest, prepareList, type ListKind } from './ban-lists.js'
+import { etagMatches, LIST_PARAMETERS, parseListRequest, prepareList, type FirewallScripts, type ListKind } from './ban-lists.js'
 import type { ServeEndpoint } from './endpoints.js'
 import { printable } from './html.js'
 import { ListCache } from './list-cache.js'
@@ -66,6 +66,8 @@ export interface ServeOptions {
   readonly staleAfterSeconds: number
   readonly log: ServeLog
   readonly limits?: Partial<ServeLimits>
+  /** How the firewall scripts are made (as `export` makes them with the same config); default: the backends' default names, nothing left out but the central allowlist. */
+  readonly firewall?: FirewallScripts | undefined
   /** Where rendered lists are kept (a private directory is made inside). Default: the system's temporary directory. */
   readonly cacheDir?: string | undefined
 }
@@ -124,7 +126,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     (kind: ListKind): Route['handle'] =>
     async (req, res, params) => {
       const request = parseListRequest(kind, params)
-      const prepared = await prepareList(central, request)
+      const prepared = await prepareList(central, request, options.firewall)
       const headers = { ETag: prepared.etag, 'Cache-Control': 'no-cache', 'Content-Type': prepared.contentType, ...NOSNIFF }
       if (etagMatches(req.headers['if-none-match'], prepared.etag)) {
         res.writeHead(304, headers).end()
@@ -136,7 +138,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       }
       // Read from the database into a file once per version, however many pull it; sent with
       // its length, so a client can tell a cut-off list from a whole one.
-      const rendered = await cache.open(prepared.key, prepared.etag, prepared.body)
+      const rendered = await cache.open(prepared.key, prepared.rendering, prepared.body)
       res.writeHead(200, { ...headers, 'Content-Length': String(rendered.size) })
       await pipeline(rendered.file.createReadStream({ autoClose: true }), res)
     }
