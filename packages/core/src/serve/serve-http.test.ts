@@ -222,4 +222,82 @@ describe('serve over HTTP, in-process', () => {
     expect(await idleClosed).toBe('')
     await stopped
   })
+
+  // The JSON list of 16,000 bans with long jail and reporter names is about 7 MB: more than the
+  // kernel buffers on both ends of a loopback connection hold (the sender's at most 4 MB), so
+  // serve cannot finish writing it to a client that stopped reading; only the deadline ends it.
+  // Few rows, so that rendering it takes a small part of the deadline.
+  it('a client that stops reading a large list is cut off at the response deadline; serve goes on answering', async () => {
+    const big = openSqlite(join(dir, 'big.sqlite'), { timeoutMs: 2000 })
+    await migrateToLatest(big)
+    const reporter = [1, 2, 3].map((n) => `edge-${n}-${'x'.repeat(54)}`).join('.')
+    const host = await big.db.insertInto('hosts').values({ name: reporter, first_seen: '2026-01-01 00:00:00.000', last_seen: '2026-01-01 00:00:00.000' }).executeTakeFirstOrThrow()
+    const BANS = 16_000
+    for (let i = 0; i < BANS; i += 1000) {
+      const rows = Array.from({ length: 1000 }, (_, j) => ({
+        ip: `10.${((i + j) >> 16) & 255}.${((i + j) >> 8) & 255}.${(i + j) & 255}`,
+        jail: `sshd-${'j'.repeat(55)}`,
+        protocol: 'tcp',
+        port: 'ssh',
+        reporter_id: Number(host.insertId),
+        bantime: 3600,
+        expires_at: big.adapter.nowPlusSeconds(3600),
+      }))
+      await big.db.transaction().execute((trx) => trx.insertInto('bans').values(rows).execute())
+    }
+    const aborted: Record<string, unknown>[] = []
+    const log: ServeLog = { ...quiet, warn: (fields, message) => message === 'request' && fields.status === 'aborted' && aborted.push(fields) }
+    const tokensFile = join(dir, 'big-tokens')
+    const token = addToken(tokensFile, 'test')
+    const tokens = new TokenStore(tokensFile, () => {})
+    tokens.load()
+    // Time enough to render the list several times over on a busy machine (about 1 s at a load
+    // of 5 on 2 CPUs); the idle timeout is not what ends it.
+    const server = await startServe({
+      central: big,
+      listen: parseListenAddress('127.0.0.1:0'),
+      tokens,
+      open: [],
+      staleAfterSeconds: 300,
+      log,
+      limits: { responseDeadlineMs: 8000, idleTimeoutMs: 120_000 },
+    })
+    try {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1')
+      socket.on('error', () => {})
+      let head = ''
+      let received = 0
+      const gotHead = new Promise<void>((resolve) =>
+        socket.once('data', (d: Buffer) => {
+          socket.pause()
+          head = d.toString('latin1')
+          received = d.length
+          resolve()
+        }),
+      )
+      socket.write(`GET /v1/bans.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+      await gotHead
+      expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(head)?.[1])
+      expect(length).toBeGreaterThan(6_000_000)
+      // serve's own line for it, written when the deadline destroyed the response
+      while (aborted.length === 0) await new Promise((r) => setTimeout(r, 50))
+      expect(aborted).toMatchObject([{ path: '/v1/bans.json', status: 'aborted', consumer: 'test' }])
+      // What the kernel held is still read, then the connection ends: the list is cut short.
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+      socket.on('data', (d: Buffer) => (received += d.length))
+      socket.resume()
+      await closed
+      expect(received).toBeLessThan(head.indexOf('\r\n\r\n') + 4 + length)
+      expect(await get(`${server.url}/healthz`, token)).toEqual({ status: 200, body: 'ok\n' })
+      const whole = await get(`${server.url}/v1/bans.json`, token)
+      expect(whole.status).toBe(200)
+      expect(JSON.parse(whole.body)).toMatchObject({ count: BANS })
+      const metrics = await get(`${server.url}/metrics`, token)
+      expect(metrics.body).toMatch(/^f2b_central_http_requests_total\{endpoint="\/v1\/bans\.json",code="0"\} 1$/m)
+    } finally {
+      await server.stop(1000)
+      await big.close()
+    }
+  })
 })
