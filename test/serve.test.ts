@@ -2,12 +2,16 @@
 // MariaDB it reads with exactly the account sql/serve-grants.sql makes (SELECT only). A
 // plain HTTP client on loopback checks the lists (the same text as `export`), ETags and 304,
 // the metrics, the health check, the status page's escaping, every kind of bad request,
-// tokens (added, refused, removed while it runs) and the stop on SIGTERM.
+// tokens (added, refused, removed while it runs) and the stop on SIGTERM; as root, the
+// served nft and ipset scripts loaded by the real tools in a network namespace of its own.
+import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { registerHost } from '@f2b-central/core/db/queries/hosts'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { requirePrograms } from '../scripts/test-machine.mjs'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { at, DAY, HOUR, runCli, seedBan, seedHosts, seedStatus } from './setup/operator.js'
 import { addToken, createServeAccount, http, startServeProcess, writeServeConfig, type ServeProcess } from './setup/serve.js'
@@ -19,6 +23,22 @@ const NGINX = '198.51.100.77'
 const HOSTILE = ['203.0.113.50\n$(reboot)', '10.0.0.0/24', '2001:DB8::99']
 const HOSTILE_HOST = 'evil<img src=x onerror=alert(1)>'
 const HOSTILE_ERROR = '<script>alert("x")</script> & more'
+
+// A program with `input` on its stdin.
+function execIn(argv: readonly string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === '' ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    // A program that exits before reading all of it (a script it refuses) says so in its exit code.
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(input)
+  })
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -57,6 +77,16 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     const failed = await seedBan(central, { ip: '192.0.2.9', jail: 'postfix', reporterId: reporter, created: -600 })
     await seedStatus(central, failed, ids['web-2']!, BanStatus.Error, { error: HOSTILE_ERROR })
     await seedStatus(central, failed, ids['web-1']!, BanStatus.Added)
+    // web-1 feeds nftables sets (readdb's firewall mode): two resyncs recorded as readdb records
+    // them (MariaDB: the f2b_record_resync routine), the last 10 minutes ago.
+    const web1 = await registerHost(central.db, central.adapter, 'web-1', null)
+    await central.adapter.hostWrites.recordResync(central.db, web1, { backend: 'nftables', entries: 9, drift: 4 })
+    await central.adapter.hostWrites.recordResync(central.db, web1, { backend: 'nftables', entries: 11, drift: 2 })
+    await central.db
+      .updateTable('hosts')
+      .set({ resynced_at: at(-600) })
+      .where('id', '=', web1.id)
+      .execute()
 
     // MariaDB: the shipped SELECT-only grant, nothing more.
     let dbUrl = tdb.url
@@ -94,32 +124,93 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     expect(r.body).not.toMatch(/reboot|\/24|DB8/)
   })
 
-  // Since readdb's firewall mode (issue 13), `export --format ipset|nft` prints that mode's whole
-  // load script (sets with timeouts, built in memory), while serve streams its lists (issue 14),
-  // so the scripts differ in shape; what they must agree on is the addresses.
-  it('/v1/bans.ipset and /v1/bans.nft hold the addresses `export` loads, with ?set= and ?table=', async () => {
-    const entries = (script: string) => {
-      const ipset = [...script.matchAll(/^add (?!element |table |set |chain |rule )\S+ (\S+)/gm)].map((m) => m[1] as string)
-      const nft = [...script.matchAll(/^add element inet \S+ \S+ \{ ([^}]*) \}$/gm)].flatMap((m) => (m[1] as string).split(', ').map((e) => e.split(' ')[0] as string))
-      return [...ipset, ...nft].sort()
-    }
-    for (const [format, path] of [
-      ['ipset', '/v1/bans.ipset'],
-      ['nft', '/v1/bans.nft'],
+  // The firewall scripts are readdb's firewall mode's load script (issue 13), from the code that
+  // `export --format ipset|nft` prints (firewall/firewall-load.ts), with the same config. Each
+  // entry's timeout is its remaining time when it was rendered, so only those numbers may differ.
+  const untimed = (script: string) => script.replace(/ timeout \d+(s?)/g, ' timeout N$1')
+  it('/v1/bans.ipset and /v1/bans.nft are the text `export --format ipset|nft` prints, with ?set= and ?table=', async () => {
+    for (const [format, path, args] of [
+      ['ipset', '/v1/bans.ipset', []],
+      ['nft', '/v1/bans.nft', []],
+      ['ipset', '/v1/bans.ipset?set=fleet', ['--set', 'fleet']],
+      ['nft', '/v1/bans.nft?set=fleet&table=edge', ['--set', 'fleet', '--table', 'edge']],
     ] as const) {
-      const exported = await runCli(['export', '--format', format, '--config', config])
+      const exported = await runCli(['export', '--format', format, ...args, '--config', config])
       expect(exported.code, exported.stderr).toBe(0)
-      const served = entries((await get(path)).body)
-      expect(served.length).toBeGreaterThan(0)
-      // Serve (like the shared jail) takes single addresses only; the firewall mode also takes a
-      // stored network up to /16 (10.0.0.0/24 here), which serve counts as rejected.
-      expect(served).toEqual(entries(exported.stdout).filter((e) => e !== '10.0.0.0/24'))
-      expect(entries(exported.stdout)).toContain('10.0.0.0/24')
+      const served = await get(path)
+      expect(served.status).toBe(200)
+      expect(served.headers['content-length']).toBe(String(Buffer.byteLength(served.body)))
+      expect(untimed(served.body)).toBe(untimed(exported.stdout))
+      // a stored network the firewall mode takes (up to /16), where bans.txt takes single addresses only
+      expect(served.body).toContain(' 10.0.0.0/24')
+      expect(served.body).not.toMatch(/reboot|DB8|192\.0\.2\.202|198\.51\.100\.1 /)
     }
-    const custom = await get('/v1/bans.nft?set=fleet&table=edge&family=4')
-    expect(custom.body).toMatch(/^table inet edge \{\n\tset fleet-v4 \{/)
-    expect(custom.body).toContain(`add element inet edge fleet-v4 { ${[...V4.slice(0, 2), NGINX, V4[2]!].join(', ')} }\n`)
-    expect(custom.body).not.toContain('add element inet edge fleet-v6')
+    // weak: the timeouts in a rendering differ, what they mean (when each entry ends) does not
+    const { etag } = (await get('/v1/bans.nft')).headers
+    expect(etag).toMatch(/^W\/"[A-Za-z0-9_-]{27}"$/)
+    expect(await get('/v1/bans.nft', { headers: { 'If-None-Match': String(etag) } })).toMatchObject({ status: 304, body: '' })
+    expect((await get('/v1/bans.nft?set=fleet&table=edge')).body).toMatch(/^add table inet edge\nadd set inet edge fleet-v4 \{/)
+    // the whole load (both families, every set flushed): no jail or family to pick
+    expect(await get('/v1/bans.nft?family=4')).toMatchObject({ status: 400, body: 'unknown parameter "family": expected set, table\n' })
+    expect(await get('/v1/bans.ipset?jail=sshd')).toMatchObject({ status: 400, body: 'unknown parameter "jail": expected set\n' })
+  })
+
+  describe.runIf(process.getuid?.() === 0)('the served scripts loaded by the real nft and ipset in a network namespace', () => {
+    const ns = `f2bserve-${process.pid}-${dialect}`
+    const inNs = (argv: readonly string[], input = '') => execIn(['ip', 'netns', 'exec', ns, ...argv], input)
+    // The active bans the firewall mode loads: sshd's and nginx's addresses, the stored /24, not
+    // the allowlisted, held, expired, revoked or hostile ones; 203.0.113.7 once, permanent.
+    const ADDRESSES_V4 = [...V4, NGINX].sort()
+    beforeAll(async () => {
+      requirePrograms('ip', 'ipset', 'nft')
+      const r = await execIn(['ip', 'netns', 'add', ns])
+      if (r.code !== 0) throw new Error(`ip netns add ${ns}: ${r.stderr}`)
+    })
+    afterAll(async () => {
+      await execIn(['ip', 'netns', 'del', ns])
+    })
+
+    it('nft -f - loads /v1/bans.nft (twice: it flushes and refills); the sets hold the active bans with their timeouts', async () => {
+      const script = (await get('/v1/bans.nft')).body
+      for (let i = 0; i < 2; i++) expect(await inNs(['nft', '-f', '-'], script)).toMatchObject({ code: 0, stderr: '' })
+      const elements = async (set: string) => {
+        const out = JSON.parse((await inNs(['nft', '-j', 'list', 'set', 'inet', 'f2b_central', set])).stdout) as { nftables: { set?: { elem?: unknown[] } }[] }
+        return (out.nftables.find((o) => o.set)?.set?.elem ?? []).map((v) => {
+          const e = v as { elem?: { val: unknown; timeout?: number }; prefix?: { addr: string; len: number } }
+          const val = (e.elem?.val ?? v) as string | { prefix: { addr: string; len: number } }
+          return [typeof val === 'string' ? val : `${val.prefix.addr}/${val.prefix.len}`, e.elem?.timeout ?? null] as const
+        })
+      }
+      const v4 = new Map(await elements('bans_v4_addr'))
+      expect([...v4.keys()].sort()).toEqual(ADDRESSES_V4)
+      expect((await elements('bans_v4')).map(([ip]) => ip)).toEqual(['10.0.0.0/24'])
+      const v6 = new Map(await elements('bans_v6_addr'))
+      expect([...v6.keys()].sort()).toEqual([...V6].sort())
+      expect(await elements('bans_v6')).toEqual([])
+      expect(v4.get('203.0.113.7')).toBeNull()
+      expect(v4.get('192.0.2.9')).toBeGreaterThan(DAY - HOUR)
+      expect(v4.get('192.0.2.9')).toBeLessThanOrEqual(DAY)
+      for (const t of v6.values()) expect(t).toBeLessThanOrEqual(HOUR)
+      expect((await inNs(['nft', 'list', 'chain', 'inet', 'f2b_central', 'input'])).stdout).toContain('ip saddr @bans_v4_addr drop')
+    })
+
+    it('ipset restore loads /v1/bans.ipset (twice); the sets hold the active bans with their timeouts', async () => {
+      const script = (await get('/v1/bans.ipset')).body
+      for (let i = 0; i < 2; i++) expect(await inNs(['ipset', 'restore', '-exist'], script)).toMatchObject({ code: 0, stderr: '' })
+      const saved = (await inNs(['ipset', 'save'])).stdout
+      const members = (set: string) =>
+        new Map(
+          saved
+            .split('\n')
+            .filter((l) => l.startsWith(`add ${set} `))
+            .map((l) => [l.split(' ')[2]!, Number(l.split(' ')[4])] as const),
+        )
+      const v4 = members('f2b-central-v4')
+      expect([...v4.keys()].sort()).toEqual([...ADDRESSES_V4, '10.0.0.0/24'].sort())
+      expect([...members('f2b-central-v6').keys()].sort()).toEqual([...V6].sort())
+      expect(v4.get('203.0.113.7')).toBe(0)
+      expect(v4.get('192.0.2.9')).toBeGreaterThan(DAY - HOUR)
+    })
   })
 
   it('/v1/bans.json: every active ban with jail, reporter, reported and expiry times, then the counts', async () => {
@@ -178,6 +269,12 @@ describe.each(dialects())('%s: f2b-central serve', (dialect) => {
     expect(value('f2b_central_host_last_seen_seconds', 'host="web-2"')).toBeGreaterThan(2 * HOUR - 60)
     expect(value('f2b_central_held_bans', 'reporter="web-1"')).toBe(1)
     expect(value('f2b_central_host_pending_bans', 'host="web-2"')).toBeGreaterThan(0)
+    // the firewall mode's last resync: what it changed, what the sets hold, how long ago; none for a host without sets
+    expect(value('f2b_central_host_firewall_drift', 'host="web-1"')).toBe(2)
+    expect(value('f2b_central_host_firewall_entries', 'host="web-1"')).toBe(11)
+    expect(value('f2b_central_host_last_resync_seconds', 'host="web-1"')).toBeGreaterThan(590)
+    expect(value('f2b_central_host_last_resync_seconds', 'host="web-1"')).toBeLessThan(HOUR)
+    expect(value('f2b_central_host_firewall_drift', 'host="web-2"')).toBeUndefined()
     // a hostile host name is a quoted, escaped label value, never a line of its own
     expect(r.body).toContain(`f2b_central_host_stale{host="${HOSTILE_HOST}"} 0`)
     expect(r.body).toContain('f2b_central_host_stale{host="\\"bad\\\\nhost\\""} 0')

@@ -2,11 +2,7 @@ import { quote } from '@f2b-central/core/errors'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { ExportTally, jsonAddressFormat, readListClock, streamActiveAddresses } from '@f2b-central/core/fleet/export-addresses'
 import { parseTableName, plainFormat, renderList, setNames } from '@f2b-central/core/fleet/firewall-script'
-import { defaultFirewallNames } from '@f2b-central/core/firewall/firewall-config'
-import { readDesiredEntries } from '@f2b-central/core/firewall/firewall-sync'
-import { ipsetBackend } from '@f2b-central/core/firewall/ipset-backend'
-import { nftBackend } from '@f2b-central/core/firewall/nft-backend'
-import { resolveInfrastructure } from '@f2b-central/core/infrastructure'
+import { configGuard, firewallLoadBackend, readFirewallLoad } from '@f2b-central/core/firewall/firewall-load'
 import { argValue, usage } from '../arg-value.js'
 import { plural, print, warn } from '../output.js'
 import { COMMON_OPTIONS, parseCommandArgs, withDatabase } from '../command-context.js'
@@ -67,36 +63,25 @@ export async function run(argv: string[]): Promise<ExitCode> {
 }
 
 /**
- * The firewall formats: the fleet's desired entries and the load script of readdb's firewall
- * mode, from the same code (readDesiredEntries, FirewallBackend.loadScript). The config's own
- * allowlist and infrastructure are left out as readdb leaves them out.
+ * The firewall formats: the load script of readdb's firewall mode for the fleet's desired
+ * entries, from the same code as serve's /v1/bans.nft and /v1/bans.ipset (readFirewallLoad).
+ * The config's own allowlist and infrastructure are left out as readdb leaves them out.
  */
 async function exportFirewall(
   format: 'nft' | 'ipset',
   values: { set?: string | undefined; table?: string | undefined; forward?: boolean | undefined; config?: string | undefined },
 ): Promise<ExitCode> {
-  const backendName = format === 'nft' ? 'nftables' : 'ipset'
-  const base = values.set === undefined ? undefined : argValue('export', () => setNames(values.set ?? '', '--set'))
+  const sets = values.set === undefined ? undefined : argValue('export', () => setNames(values.set ?? '', '--set'))
   const table = values.table === undefined ? undefined : argValue('export', () => parseTableName(values.table ?? '', '--table'))
-  let rejected: { n: number; samples: readonly string[] } = { n: 0, samples: [] }
-  const script = await withDatabase(values.config, async (central, config) => {
-    const configured = config.firewall?.backend === backendName ? config.firewall : undefined
-    const names = { ...(configured ?? defaultFirewallNames(backendName)), ...(table ? { table } : {}), ...(base ? { setV4: base.v4, setV6: base.v6 } : {}) }
-    const settings = { ...names, forward: values.forward === true || (configured?.forward ?? false), timeoutMs: 30_000 }
-    const backend = backendName === 'nftables' ? nftBackend(settings) : ipsetBackend(settings)
-    const infra = await resolveInfrastructure(config)
-    const desired = await readDesiredEntries(central, {
-      has: (ip) => config.allowlist.hasCanonical(ip) || infra.hasCanonical(ip),
-      overlaps: (n) => config.allowlist.overlaps(n) || infra.overlaps(n),
-    })
-    rejected = { n: desired.rejected, samples: desired.rejectedSamples }
-    return backend.loadScript(desired.entries)
+  const load = await withDatabase(values.config, async (central, config) => {
+    const backend = firewallLoadBackend({ backend: format === 'nft' ? 'nftables' : 'ipset', sets, table, forward: values.forward }, config.firewall)
+    return readFirewallLoad(central, backend, await configGuard(config))
   })
-  await write(script)
-  if (rejected.n > 0) {
-    const samples = [...rejected.samples].sort().slice(0, 5)
+  await write(load.script)
+  if (load.rejected > 0) {
+    const samples = [...load.rejectedSamples].sort().slice(0, 5)
     warn(
-      `export: left out ${plural(rejected.n, 'stored value')} that ${rejected.n === 1 ? 'is' : 'are'} not a valid address or bannable network: ${samples.map((r) => quote(r, 60)).join(', ')}`,
+      `export: left out ${plural(load.rejected, 'stored value')} that ${load.rejected === 1 ? 'is' : 'are'} not a valid address or bannable network: ${samples.map((r) => quote(r, 60)).join(', ')}`,
     )
   }
   return ExitCode.Ok

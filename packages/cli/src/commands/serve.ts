@@ -5,6 +5,7 @@ import { asDatabaseError } from '@f2b-central/core/db/database-error'
 import { describeTarget, openDatabase } from '@f2b-central/core/db/open-database'
 import { assertSchemaCurrent } from '@f2b-central/core/db/schema-version'
 import { F2bError, SchemaError } from '@f2b-central/core/errors'
+import { configGuard } from '@f2b-central/core/firewall/firewall-load'
 import { ExitCode } from '@f2b-central/core/exit-codes'
 import { startServe } from '@f2b-central/core/serve/serve-http'
 import { readServeTls } from '@f2b-central/core/serve/serve-tls'
@@ -16,8 +17,9 @@ const USAGE = `usage: f2b-central serve [--config FILE]
 Serves the fleet over HTTP (HTTPS with serve.tls) on serve.listen (default 127.0.0.1:8700):
   GET /v1/bans.txt    active bans, one address a line (also at /fail2ban, as Maltrail serves it)
   GET /v1/bans.ipset  an \`ipset restore\` script     GET /v1/bans.nft   an \`nft -f\` script
+      (the firewall mode's load, as \`export --format ipset|nft\` prints it; ?set=NAME, nft ?table=NAME)
   GET /v1/bans.json   every active ban with jail, reporter, reported and expiry times
-      lists take ?jail=JAIL and ?family=4|6 (ipset/nft also ?set=NAME, nft ?table=NAME);
+      bans.txt and bans.json take ?jail=JAIL and ?family=4|6;
       each has an ETag: If-None-Match answers 304 while nothing changed
   GET /metrics        Prometheus metrics          GET /healthz   database reachable and migrated
   GET /               the status page
@@ -65,6 +67,8 @@ export async function run(argv: string[]): Promise<ExitCode> {
       open: config.serve.open,
       staleAfterSeconds: config.serve.staleAfterSeconds,
       log,
+      // The firewall scripts as `export --format nft|ipset` prints them with this config.
+      firewall: { configured: config.firewall, guard: await configGuard(config) },
     }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
       throw new F2bError(`serve.listen ${formatListenAddress(config.serve.listen)}: cannot listen: ${code ?? String(err)}`, {

@@ -4,17 +4,23 @@ import type { CentralDb } from '../db/db-adapter.js'
 import { readBanListVersion } from '../db/queries/ban-export.js'
 import { InvalidValueError } from '../errors.js'
 import { ExportTally, readListClock, streamActiveAddresses, streamActiveBans, type ExportFilter, type ExportedBan } from '../fleet/export-addresses.js'
-import { ipsetFormat, nftFormat, parseTableName, plainFormat, renderList, setNames, type ListFormat } from '../fleet/firewall-script.js'
+import { parseTableName, plainFormat, renderList, setNames } from '../fleet/firewall-script.js'
+import type { FirewallConfig } from '../firewall/firewall-config.js'
+import { firewallLoadBackend, readFirewallLoad } from '../firewall/firewall-load.js'
+import type { EntryGuard } from '../firewall/firewall-sync.js'
 import { dbTimeToIso } from '../time/db-time.js'
 
 /** The list formats serve answers. */
 export type ListKind = 'txt' | 'ipset' | 'nft' | 'json'
 
-/** The query parameters each list takes; anything else is a 400 naming it. */
+/**
+ * The query parameters each list takes; anything else is a 400 naming it. The firewall
+ * scripts are the firewall mode's whole load, as `export` prints it: no jail or family.
+ */
 export const LIST_PARAMETERS: Record<ListKind, readonly string[]> = {
   txt: ['jail', 'family'],
-  ipset: ['jail', 'family', 'set'],
-  nft: ['jail', 'family', 'set', 'table'],
+  ipset: ['set'],
+  nft: ['set', 'table'],
   json: ['jail', 'family'],
 }
 
@@ -22,14 +28,27 @@ export const LIST_PARAMETERS: Record<ListKind, readonly string[]> = {
 export interface ListRequest {
   readonly kind: ListKind
   readonly filter: ExportFilter
-  /** ipset and nft: the set base name (default f2b-central, as `export`). */
-  readonly set: string
-  /** nft: the table (default f2b-central, as `export`). */
-  readonly table: string
+  /** ipset and nft: the set base name asked for (NAME-v4, NAME-v6); else the configured names, as `export --set`. */
+  readonly set?: string | undefined
+  /** nft: the table asked for; else the configured one, as `export --table`. */
+  readonly table?: string | undefined
+}
+
+/**
+ * How `/v1/bans.nft` and `/v1/bans.ipset` are made, as `export --format nft|ipset` makes them
+ * with the same config: its firewall section's names where it names that backend, and what
+ * its allowlist and infrastructure leave out.
+ */
+export interface FirewallScripts {
+  readonly configured: FirewallConfig | undefined
+  readonly guard: EntryGuard | undefined
 }
 
 // Bump when what a list's text looks like changes, so no cached copy is taken for the new one.
-const LIST_TEXT_VERSION = 1
+const LIST_TEXT_VERSION = 2
+// A firewall script holds each entry's remaining time, counted when it is rendered: a
+// rendering is sent for at most this long, so a fresh pull's timeouts are at most this late.
+const TIMED_RENDER_MS = 10_000
 
 /**
  * Validate a list's query parameters. Throws InvalidValueError naming the parameter:
@@ -39,10 +58,10 @@ export function parseListRequest(kind: ListKind, params: ReadonlyMap<string, str
   const jail = params.get('jail')
   const family = params.get('family')
   if (family !== undefined && family !== '4' && family !== '6') throw new InvalidValueError('family', family, 'expected 4 or 6')
-  const set = params.get('set') ?? 'f2b-central'
-  const table = params.get('table') ?? 'f2b-central'
-  setNames(set, 'set')
-  parseTableName(table, 'table')
+  const set = params.get('set')
+  const table = params.get('table')
+  if (set !== undefined) setNames(set, 'set')
+  if (table !== undefined) parseTableName(table, 'table')
   return { kind, filter: { jail: jail === undefined ? undefined : parseJail(jail), family: family === undefined ? undefined : (Number(family) as 4 | 6) }, set, table }
 }
 
@@ -51,8 +70,10 @@ export interface PreparedList {
   /** Which list (format and parameters), whatever its version. */
   readonly key: string
   readonly etag: string
+  /** Which rendering of it may be sent: the ETag, and for a firewall script the time it is rendered in. */
+  readonly rendering: string
   readonly contentType: string
-  /** The text, read from the database page by page as it is consumed. */
+  /** The text, read from the database (page by page for the plain and JSON lists) as it is consumed. */
   body(): AsyncGenerator<string>
 }
 
@@ -61,20 +82,40 @@ export interface PreparedList {
  * from what the list depends on (readBanListVersion) and the request, so an unchanged list
  * is answered 304 without reading it. The ETag is read before the list: any change after it
  * makes the next ETag differ, so a consumer never keeps an outdated list.
+ *
+ * The firewall scripts are the firewall mode's load script (readFirewallLoad, the code of
+ * `export --format nft|ipset`), with each entry's remaining time: their ETag is weak (a
+ * consumer that loaded the list keeps correct timeouts, counting down in its kernel, and gets
+ * a 304), and a rendering is sent for TIMED_RENDER_MS at most.
  */
-export async function prepareList(central: CentralDb, request: ListRequest): Promise<PreparedList> {
+export async function prepareList(central: CentralDb, request: ListRequest, firewall?: FirewallScripts): Promise<PreparedList> {
   const asOf = await readListClock(central)
   const version = await readBanListVersion(central, asOf)
-  const etag = `"${createHash('sha256')
+  const hash = createHash('sha256')
     .update(JSON.stringify([LIST_TEXT_VERSION, central.adapter.name, request, version]))
     .digest('base64url')
-    .slice(0, 27)}"`
+    .slice(0, 27)
   const key = JSON.stringify(request)
   const tally = new ExportTally()
   const { kind, filter } = request
-  if (kind === 'json') return { key, etag, contentType: 'application/json', body: () => renderBansJson(streamActiveBans(central, asOf, filter, tally), asOf, tally) }
-  const format: ListFormat = kind === 'txt' ? plainFormat() : kind === 'ipset' ? ipsetFormat(setNames(request.set)) : nftFormat(request.table, setNames(request.set))
-  return { key, etag, contentType: format.contentType, body: () => renderList(format, streamActiveAddresses(central, asOf, filter, tally)) }
+  if (kind === 'ipset' || kind === 'nft') {
+    const sets = request.set === undefined ? undefined : setNames(request.set, 'set')
+    const backend = firewallLoadBackend({ backend: kind === 'nft' ? 'nftables' : 'ipset', sets, table: request.table }, firewall?.configured)
+    return {
+      key,
+      etag: `W/"${hash}"`,
+      rendering: `"${hash}"@${Math.floor(Date.now() / TIMED_RENDER_MS)}`,
+      contentType: 'text/plain; charset=utf-8',
+      body: async function* () {
+        yield (await readFirewallLoad(central, backend, firewall?.guard)).script
+      },
+    }
+  }
+  const etag = `"${hash}"`
+  if (kind === 'json')
+    return { key, etag, rendering: etag, contentType: 'application/json', body: () => renderBansJson(streamActiveBans(central, asOf, filter, tally), asOf, tally) }
+  const format = plainFormat()
+  return { key, etag, rendering: etag, contentType: format.contentType, body: () => renderList(format, streamActiveAddresses(central, asOf, filter, tally)) }
 }
 
 // `/v1/bans.json`: one ban a line inside one JSON document, the counts at the end.
@@ -96,5 +137,5 @@ async function* renderBansJson(pages: AsyncIterable<readonly ExportedBan[]>, asO
 export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (ifNoneMatch === undefined) return false
   const bare = (t: string) => t.trim().replace(/^W\//, '')
-  return ifNoneMatch.split(',').some((t) => t.trim() === '*' || bare(t) === etag)
+  return ifNoneMatch.split(',').some((t) => t.trim() === '*' || bare(t) === bare(etag))
 }

@@ -51,7 +51,15 @@ export function createServeMetrics(central: CentralDb, options: ServeMetricsOpti
     ['host'],
   )
   const held = gauge('f2b_central_held_bans', "Bans held past their reporter's flood limit, waiting for an operator (bans release / bans drop).", ['reporter'])
-  const fleetGauges = [active, reported, pending, oldest, errors, lastSeen, stale, stuck, held]
+  // readdb's firewall mode (issue 13): absent for a host that feeds no kernel set.
+  const drift = gauge(
+    'f2b_central_host_firewall_drift',
+    "Entries a host's last firewall resync had to add or remove to make its kernel sets match the fleet (0: none had drifted).",
+    ['host'],
+  )
+  const fwEntries = gauge('f2b_central_host_firewall_entries', "Entries in a host's kernel sets after its last firewall resync.", ['host'])
+  const lastResync = gauge('f2b_central_host_last_resync_seconds', "Seconds since a host's last firewall resync, by the database clock.", ['host'])
+  const fleetGauges = [active, reported, pending, oldest, errors, lastSeen, stale, stuck, held, drift, fwEntries, lastResync]
   const readSeconds = gauge(
     'f2b_central_fleet_read_seconds',
     'How long the last read of the fleet metrics from the database took, seconds (a read serves the scrapes of the next 10 s).',
@@ -92,6 +100,11 @@ export function createServeMetrics(central: CentralDb, options: ServeMetricsOpti
         lastSeen.set(label, Math.round(host.secondsSinceSeen * 1000) / 1000)
         stale.set(label, host.stale ? 1 : 0)
         stuck.set(label, host.cursorAhead || host.stalled ? 1 : 0)
+        if (host.firewall) {
+          drift.set(label, host.firewall.drift)
+          fwEntries.set(label, host.firewall.entries)
+          lastResync.set(label, Math.round(host.firewall.secondsSinceResync * 1000) / 1000)
+        }
       }
       for (const x of status.held) held.inc({ reporter: printable(x.reporter) }, x.count)
       up.set(1)

@@ -9,7 +9,7 @@ import { readDatabaseNow } from '../db/queries/clock.js'
 import { assertSchemaCurrent } from '../db/schema-version.js'
 import { DatabaseError, InvalidValueError, quote, SchemaError } from '../errors.js'
 import { readFleetOverview } from '../fleet/fleet-overview.js'
-import { etagMatches, LIST_PARAMETERS, parseListRequest, prepareList, type ListKind } from './ban-lists.js'
+import { etagMatches, LIST_PARAMETERS, parseListRequest, prepareList, type FirewallScripts, type ListKind } from './ban-lists.js'
 import type { ServeEndpoint } from './endpoints.js'
 import { printable } from './html.js'
 import { ListCache } from './list-cache.js'
@@ -66,6 +66,8 @@ export interface ServeOptions {
   readonly staleAfterSeconds: number
   readonly log: ServeLog
   readonly limits?: Partial<ServeLimits>
+  /** How the firewall scripts are made (as `export` makes them with the same config); default: the backends' default names, nothing left out but the central allowlist. */
+  readonly firewall?: FirewallScripts | undefined
   /** Where rendered lists are kept (a private directory is made inside). Default: the system's temporary directory. */
   readonly cacheDir?: string | undefined
 }
@@ -75,8 +77,9 @@ export interface RunningServe {
   readonly url: string
   /**
    * Stop: no new connections, idle ones closed at once, requests in flight finish (each with
-   * `Connection: close`); whatever still runs after `graceMs` is cut off. Resolves when every
-   * connection is closed.
+   * `Connection: close`), and so does every request a client had sent when stop began, though
+   * serve had not read it yet; whatever still runs after `graceMs` is cut off. Resolves when
+   * every connection is closed.
    */
   stop(graceMs: number): Promise<void>
 }
@@ -123,7 +126,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
     (kind: ListKind): Route['handle'] =>
     async (req, res, params) => {
       const request = parseListRequest(kind, params)
-      const prepared = await prepareList(central, request)
+      const prepared = await prepareList(central, request, options.firewall)
       const headers = { ETag: prepared.etag, 'Cache-Control': 'no-cache', 'Content-Type': prepared.contentType, ...NOSNIFF }
       if (etagMatches(req.headers['if-none-match'], prepared.etag)) {
         res.writeHead(304, headers).end()
@@ -135,7 +138,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       }
       // Read from the database into a file once per version, however many pull it; sent with
       // its length, so a client can tell a cut-off list from a whole one.
-      const rendered = await cache.open(prepared.key, prepared.etag, prepared.body)
+      const rendered = await cache.open(prepared.key, prepared.rendering, prepared.body)
       res.writeHead(200, { ...headers, 'Content-Length': String(rendered.size) })
       await pipeline(rendered.file.createReadStream({ autoClose: true }), res)
     }
@@ -246,7 +249,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       }
       if (complete && res.statusCode < 400) log.info(fields, 'request')
       else log.warn(fields, 'request')
-      if (stopping) setImmediate(() => server.closeIdleConnections())
+      // A kept-alive connection whose answer went out before stop (without Connection: close)
+      // stays open: closed once idle, after the poll that reads a request its client sent meanwhile.
+      if (stopping) void afterPolls(1).then(() => server.closeIdleConnections())
     })
     handle(req, res, outcome).catch((err: unknown) => {
       // The client went away while a list was sent: its line says "aborted".
@@ -296,17 +301,40 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
   const url = `${options.tls ? 'https' : 'http'}://${formatListenAddress({ host: options.listen.host, port: bound.port })}`
   return {
     url,
-    stop(graceMs) {
+    async stop(graceMs) {
       stopping = true
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeIdleConnections()
       const timer = setTimeout(() => server.closeAllConnections(), graceMs)
-      return closed.finally(() => {
+      try {
+        // A request the client already sent can still be unread here, and was reset (the
+        // client saw ECONNRESET): on a connection still in the kernel's accept queue, which
+        // closing the listening socket resets, or as the next request on a kept-alive
+        // connection, which Node counts idle once its last answer is out and server.close()
+        // destroys. One poll of the event loop with the listener still open accepts what the
+        // kernel queued and reads what the open connections sent: each such request is then
+        // answered (Connection: close). A connection Node accepted counts as busy until its first
+        // request is answered, so one accepted now keeps its place until its request is read.
+        // Only kept-alive connections that sent nothing more are closed; one made during that poll
+        // is served.
+        await afterPolls(1)
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      } finally {
         clearTimeout(timer)
         cache.close()
-      })
+      }
     },
   }
+}
+
+/**
+ * Resolves after the event loop has polled for I/O at least `polls` times. An immediate set
+ * from inside the check phase runs in the next loop iteration, after its poll phase; the first
+ * may run before any poll (when set from an I/O callback), hence one more than `polls`.
+ */
+function afterPolls(polls: number): Promise<void> {
+  return new Promise((resolve) => {
+    const turn = (left: number) => setImmediate(() => (left === 0 ? resolve() : turn(left - 1)))
+    turn(polls)
+  })
 }
 
 /** The query string as a map, with only `allowed` keys, each once; a BadRequest names the first problem. */
