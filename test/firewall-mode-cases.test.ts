@@ -173,6 +173,15 @@ describe.runIf(support.ok)(`firewall mode, case by case (${dialect})`, () => {
     return out
   }
 
+  // As if the allowlist's entries were made an hour ago: a one-shot run resyncs for an entry
+  // made up to 10 s before its stored resync (a resync running while it was made may have
+  // missed it), so the cases after an allowlist change start from a quiet allowlist.
+  const ageAllowlist = () =>
+    central.db
+      .updateTable('allowlist')
+      .set({ created_at: at(-HOUR) })
+      .execute()
+
   async function statusOf(h: Host, banId: number): Promise<{ status: number; error: string | null } | undefined> {
     const row = await central.db.selectFrom('ban_host_status').select(['status', 'error']).where('ban_id', '=', banId).where('host', '=', h.name).executeTakeFirst()
     return row ? { status: Number(row.status), error: row.error } : undefined
@@ -226,6 +235,25 @@ describe.runIf(support.ok)(`firewall mode, case by case (${dialect})`, () => {
         expect((await inSet(both, ip(11)))?.timeout).toBeGreaterThan(500)
         // Retried with the shared jail already holding it: 2, now that the set has it too.
         expect(await statusOf(both, second)).toEqual({ status: BanStatus.AlreadyBanned, error: null })
+
+        // The same with a resync due (cron's run after resyncMinutes): the failing resync holds back neither the jail nor the run.
+        await central.db
+          .updateTable('hosts')
+          .set({ resynced_at: at(-11 * MINUTE) })
+          .where('name', '=', both.name)
+          .execute()
+        writeFileSync(both.failFlag, '')
+        const third = await plant(ip(12), 0, 600)
+        const due = await readdbOk(both)
+        expect(due.lines.find((l) => l.msg === 'firewall resync failed')?.problem, due.stdout).toMatch(/made to fail by the test/)
+        expect((await statusOf(both, third))?.status).toBe(BanStatus.Pending)
+        await f2b.waitForBan(SHARED, ip(12))
+        rmSync(both.failFlag)
+        // Still due, so the next run resyncs, and the set has it.
+        const later = await readdbOk(both)
+        expect(resyncLine(later), later.stdout).toMatchObject({ reason: 'schedule' })
+        expect((await inSet(both, ip(12)))?.timeout).toBeGreaterThan(500)
+        expect(await statusOf(both, third)).toEqual({ status: BanStatus.AlreadyBanned, error: null })
       } finally {
         rmSync(both.failFlag, { force: true })
       }
@@ -265,7 +293,24 @@ describe.runIf(support.ok)(`firewall mode, case by case (${dialect})`, () => {
       } finally {
         expect(await daemon.stop()).toBe(0)
         expect(daemon.lines().filter((l) => Number(l.level) >= 50)).toEqual([])
+        await ageAllowlist()
       }
+    })
+
+    it("a new central allowlist entry covering an address in the set: cron's next one-shot run resyncs (reason allowlist) and takes it out; an entry older than the stored resync starts none", async () => {
+      const id = await plant(ip(25), 0, HOUR)
+      await readdbOk(fw)
+      expect(await statusOf(fw, id)).toEqual({ status: BanStatus.Added, error: null })
+      expect(await inSet(fw, ip(25))).toBeDefined()
+      // Not the schedule: the stored resync is recent.
+      expect(resyncLine(await readdbOk(fw))).toBeUndefined()
+      const add = await runCli(['allow', 'add', ip(25), '--config', opsConfig])
+      expect(add.code, add.stderr).toBe(0)
+      const run = await readdbOk(fw)
+      expect(resyncLine(run), run.stdout).toMatchObject({ reason: 'allowlist', removed: 1, added: 0 })
+      expect(await inSet(fw, ip(25))).toBeUndefined()
+      await ageAllowlist()
+      expect(resyncLine(await readdbOk(fw))).toBeUndefined()
     })
 
     it('a resync sets again an entry whose kernel timeout is wrong (shortened by hand, or the fleet ban extended), counted as refreshed in the log line and the stored drift; a permanent ban has no timeout; a ban longer than ipset allows gets its max', async () => {
