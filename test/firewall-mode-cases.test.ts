@@ -361,7 +361,8 @@ describe.runIf(support.ok)(`firewall mode, case by case (${dialect})`, () => {
     it('a batch with hostile rows and valid bans: the valid ones are in the set (1), the hostile ones 3 and never in the tool input; the set holds nothing else', async () => {
       await readdbOk(fw)
       const before = await kernel(fw, c.backend)
-      const hostile = [`${ip(40)} }; flush ruleset`, '0.0.0.0/0', `${ip(41)}\nflush`, `${ip(42)} timeout 1s`, `${c.net}.0/8`]
+      // Shell or nft text, everything, a newline, an element option, host bits set, canonical but far too wide.
+      const hostile = [`${ip(40)} }; flush ruleset`, '0.0.0.0/0', `${ip(41)}\nflush`, `${ip(42)} timeout 1s`, `${c.net}.0/8`, '10.0.0.0/8']
       const valid = [ip(43), `${c.net}.48/29`, `2001:db8:${c.short === 'nft' ? 13 : 14}::1`]
       const ids = new Map<string, number>()
       for (const v of [...hostile.slice(0, 2), valid[0]!, ...hostile.slice(2), ...valid.slice(1)]) ids.set(v, await plant(v, 0, HOUR))
@@ -374,7 +375,7 @@ describe.runIf(support.ok)(`firewall mode, case by case (${dialect})`, () => {
       expect([...after.keys()].sort()).toEqual([...new Set([...before.keys(), ...valid])].sort())
       const input = readFileSync(fw.toolLog, 'utf8').slice(logBefore)
       for (const v of valid) expect(input).toContain(v)
-      for (const bad of ['flush ruleset', '0.0.0.0/0', '\nflush\n', 'timeout 1s', `${c.net}.0/8`]) expect(input).not.toContain(bad)
+      for (const bad of ['flush ruleset', '0.0.0.0/0', '\nflush\n', 'timeout 1s', `${c.net}.0/8`, '10.0.0.0/8']) expect(input).not.toContain(bad)
     })
 
     it('a ban that expired before the host saw it is 5 and never reaches the set; a revoked one is 4 and leaves the set', async () => {
