@@ -18,20 +18,21 @@
 // nft and ipset are reached through PATH shims that keep a copy of every script readdb hands
 // them, so the test can show that no hostile stored value ever reached their input.
 // Nothing here touches the root namespace's interfaces, routes or firewall.
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
-import { findProgram, requirePrograms } from '../scripts/test-machine.mjs'
+import { requirePrograms } from '../scripts/test-machine.mjs'
 import { createTestDatabase, dialects, type DialectName, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { Lan, NETNS_TOOL, netnsSupport, removeStaleNamespaces, startUnixForwarder, waitForOutput } from './setup/netns.js'
 import { runCli, seedBan } from './setup/operator.js'
 import { BIN, runProgram, writeHostConfig, writeOperatorConfig } from './setup/programs.js'
 import { reportingJail } from './setup/jails.js'
+import { Daemon, toolShim } from './setup/firewall-tools.js'
 
 const NODE = process.execPath
 const dialect: DialectName = dialects().includes('mysql') ? 'mysql' : 'sqlite'
@@ -54,42 +55,6 @@ datepattern = {^LN-BEG}%%Y-%%m-%%d %%H:%%M:%%S
 `
 const pad = (n: number) => String(n).padStart(2, '0')
 const localTime = (d = new Date()) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-
-// A copy of every script readdb hands nft or ipset on stdin, then the real tool.
-function shim(dir: string, tool: 'nft' | 'ipset', log: string): void {
-  const real = findProgram(tool)
-  if (!real) throw new Error(`${tool} not found`)
-  const path = join(dir, tool)
-  writeFileSync(path, `#!/bin/sh\nif [ "$1" = "-f" ] || [ "$1" = "restore" ]; then tee -a '${log}' | exec '${real}' "$@"; else exec '${real}' "$@"; fi\n`)
-  chmodSync(path, 0o755)
-}
-
-class Daemon {
-  out = ''
-  readonly exited: Promise<number | null>
-  readonly child: ChildProcess
-  constructor(child: ChildProcess) {
-    this.child = child
-    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()))
-    child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()))
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)))
-  }
-  lines(): Record<string, unknown>[] {
-    return this.out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-  }
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
-    try {
-      return await this.exited
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-}
 
 describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nftables and ipset routers`, () => {
   let tdb: TestDatabase
@@ -187,8 +152,8 @@ describe.runIf(support.ok)(`firewall mode in network namespaces (${dialect}): nf
       mkdirSync(shimDir[r])
       toolLog[r] = join(tdb.dir, `${r}-tool-input.log`)
       writeFileSync(toolLog[r], '')
-      shim(shimDir[r], 'nft', toolLog[r])
-      shim(shimDir[r], 'ipset', toolLog[r])
+      toolShim(shimDir[r], 'nft', toolLog[r])
+      toolShim(shimDir[r], 'ipset', toolLog[r])
       configs[r] = join(tdb.dir, `${r}.yml`)
       // No fail2ban section: this host feeds only its kernel sets.
       const doc = {

@@ -30,7 +30,8 @@ export interface HostConfigOptions {
   name: string
   dbUrl: string
   sharedLog?: string
-  fail2ban?: Record<string, unknown>
+  /** false: no fail2ban section at all (a firewall-mode host that feeds only its kernel sets). */
+  fail2ban?: Record<string, unknown> | false
   extra?: Record<string, unknown>
 }
 
@@ -68,12 +69,13 @@ export function writeOperatorConfig(o: Omit<HostConfigOptions, 'name'> & { name?
 function writeConfig(o: HostConfigOptions, login: () => DatabaseLogin | undefined): string {
   const path = join(o.dir, `${o.name}.yml`)
   const { database, readdb, spool, ...rest } = (o.extra ?? {}) as { database?: Record<string, unknown>; readdb?: Record<string, unknown>; spool?: Record<string, unknown> }
-  const standIn = o.fail2ban?.database !== undefined && o.fail2ban.client === undefined ? { client: standInClient(o.fail2ban.sharedJail as string | undefined) } : {}
+  const f2b = o.fail2ban === false ? undefined : o.fail2ban
+  const standIn = f2b?.database !== undefined && f2b.client === undefined ? { client: standInClient(f2b.sharedJail as string | undefined) } : {}
   const account = database?.url === undefined ? login() : undefined
   const doc = {
     database: { url: account?.url ?? o.dbUrl, ...(account ? { passwordFile: account.passwordFile } : {}), timeoutSeconds: 3, ...database },
     host: { name: o.name },
-    fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...standIn, ...o.fail2ban },
+    ...(o.fail2ban === false ? {} : { fail2ban: { sharedLog: o.sharedLog ?? join(o.dir, `${o.name}-shared.log`), ...standIn, ...f2b } }),
     // Each test host gets its own lock file: the default in /run would make test hosts exclude each other.
     readdb: { lockFile: join(o.dir, `${o.name}-readdb.lock`), ...readdb },
     spool: { dir: join(o.dir, `${o.name}-spool`), ...spool },

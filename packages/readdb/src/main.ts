@@ -59,12 +59,21 @@ async function run(config: Config, identity: ConfigIdentity | undefined, resyncN
       return ExitCode.Ok
     }
     let forceResync = false
+    const resyncWarning = repeatedWarning(log, 'firewall resync failed')
     const poll = async (): Promise<boolean> => {
       if (firewall) {
-        // In the same tick as the poll, before it: the two never run at once.
-        const resync = await firewall.resyncIfDue({ force: forceResync, start: identity !== undefined })
-        forceResync = false
-        if (resync) logResync(log, resync)
+        // In the same tick as the poll, before it: the two never run at once. A resync that
+        // fails (nft or ipset missing or refusing) does not hold the poll back: the shared jail,
+        // where there is one, still takes the fleet's bans, and the poll keeps what the sets
+        // could not take pending with the error. The resync stays due and runs again next tick.
+        try {
+          const resync = await firewall.resyncIfDue({ force: forceResync, start: identity !== undefined })
+          forceResync = false
+          resyncWarning(undefined)
+          if (resync) logResync(log, resync)
+        } catch (err) {
+          resyncWarning(describeError(err))
+        }
       }
       const started = performance.now()
       const { shipped, spoolProblem, result } = await hostPoll()

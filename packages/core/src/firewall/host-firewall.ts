@@ -26,13 +26,17 @@ export interface HostFirewall {
    * return it; undefined when none was due. Due: `force` ('requested'), a daemon's first tick
    * ('start'), firewall.resyncMinutes after the last one, by the time stored with the host, so
    * that cron's one-shot runs resync as often as a daemon and not at every run ('schedule'), or
-   * the central allowlist changed since this process's last one ('allowlist'). Runs before a
+   * the central allowlist changed since this process's last one, or (a process's first look, as
+   * in every one-shot run) an entry was added since the stored one ('allowlist'). Runs before a
    * poll, in the same tick, so a resync and a poll never run at once.
    */
   resyncIfDue(options?: { force?: boolean; start?: boolean }): Promise<HostResync | undefined>
 }
 
 const INFRASTRUCTURE_TTL_MS = 10 * 60 * 1000
+// Longer than a resync takes (100,000 bans: about 2 s, README "Firewall mode"), and short: a
+// one-shot run within this time after an entry resyncs again, whatever its stored resync says.
+const ALLOWLIST_RACE_MS = 10_000
 
 /** The firewall mode of a host whose config has a firewall section. */
 export function createHostFirewall(
@@ -77,10 +81,22 @@ export function createHostFirewall(
       const row = await central.db.selectFrom('allowlist_version').select('version').where('id', '=', 1).executeTakeFirst()
       const allowlistVersion = Number(row?.version ?? 0)
       const period = config.firewall.resyncMinutes * 60_000
-      const storedDue = async () => {
+      // A process's first look (cron's one-shot run has no other): by the resync stored with the host.
+      const storedDue = async (): Promise<'schedule' | 'allowlist' | undefined> => {
         const host = await central.db.selectFrom('hosts').select('resynced_at').where('name', '=', config.host.name).executeTakeFirst()
-        if (!host?.resynced_at) return true
-        return (await readDatabaseNow(central)).getTime() - fromDbTime(String(host.resynced_at)).getTime() >= period
+        if (!host?.resynced_at) return 'schedule'
+        const lastMs = fromDbTime(String(host.resynced_at)).getTime()
+        if ((await readDatabaseNow(central)).getTime() - lastMs >= period) return 'schedule'
+        // No version of its own to compare with: an entry created since the stored resync is
+        // the change, so cron's next run takes a newly allowlisted address out of the sets.
+        // The stored time is the resync's end, and an entry made while it ran may have been
+        // missed: one made up to ALLOWLIST_RACE_MS before counts too.
+        // (A removed entry leaves no row: its bans come back at the scheduled resync.)
+        const newest = await central.db
+          .selectFrom('allowlist')
+          .select((eb) => eb.fn.max('created_at').as('at'))
+          .executeTakeFirst()
+        return newest?.at && fromDbTime(String(newest.at)).getTime() > lastMs - ALLOWLIST_RACE_MS ? 'allowlist' : undefined
       }
       const reason: HostResync['reason'] | undefined = force
         ? 'requested'
@@ -88,9 +104,11 @@ export function createHostFirewall(
           ? 'start'
           : last && allowlistVersion !== last.allowlistVersion
             ? 'allowlist'
-            : (last ? Date.now() - last.at >= period : await storedDue())
-              ? 'schedule'
-              : undefined
+            : last
+              ? Date.now() - last.at >= period
+                ? 'schedule'
+                : undefined
+              : await storedDue()
       if (reason === undefined) {
         last ??= { at: Date.now(), allowlistVersion }
         return undefined
