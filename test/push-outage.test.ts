@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
 import { BROKER_DOWN_MARKER, BROKER_RETRY_MS } from '@f2b-central/core/notify/broker-down'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { logLines, pollStarts } from './setup/daemon-log.js'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { PrivateBroker, silentBroker, uniqueTopic } from './setup/mosquitto.js'
@@ -17,24 +18,16 @@ import { BIN, runProgram, startDaemon, writeHostConfig, type RunningDaemon } fro
 const SHARED = 'f2b-central-shared'
 const dialect = dialects().includes('mysql') ? 'mysql' : 'sqlite'
 
-function lines(daemon: RunningDaemon): Record<string, unknown>[] {
-  return daemon
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-
 /** Bans the daemon applied so far, by its poll lines. */
 function appliedSoFar(daemon: RunningDaemon): number {
-  return lines(daemon).reduce((n, l) => n + (l.msg === 'poll' && typeof l.added === 'number' ? l.added : 0), 0)
+  return logLines(daemon).reduce((n, l) => n + (l.msg === 'poll' && typeof l.added === 'number' ? l.added : 0), 0)
 }
 
 /** What started the poll that applied the `added`th ban: the poll lines come one at a time (never two polls at once), each after its start line. */
 function startedBy(daemon: RunningDaemon, added: number): string | undefined {
   let by: string | undefined
   let seen = 0
-  for (const l of lines(daemon)) {
+  for (const l of logLines(daemon)) {
     if (l.msg === 'poll started') by = l.by as string
     if (l.msg === 'poll' && typeof l.added === 'number' && l.added > 0) {
       seen += l.added
@@ -89,7 +82,7 @@ describe(`${dialect}: push through a broker outage`, () => {
   const statusOnD = async (ip: string) =>
     Number((await central.db.selectFrom('ban_host_status').select('status').where('ip', '=', ip).where('host', '=', 'host-d').executeTakeFirst())?.status ?? -1)
   const report = (ip: string, config = configE) => runProgram(BIN.add2db, ['--config', config, '--jail', 'sshd', '--ip', ip])
-  const scheduled = () => lines(daemon).filter((l) => l.msg === 'poll started' && l.by === 'schedule').length
+  const scheduled = () => pollStarts(daemon, 'schedule').length
   // Right after a tick started: the next one is 20 s away, so a ban applied before it came by push.
   const afterATick = async () => {
     const n = scheduled()

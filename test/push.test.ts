@@ -1,15 +1,17 @@
-// Issue 12 §1, §2 and §4 against the real parts: three private fail2ban servers, the built
-// add2db (run by A's fail2ban), readdb --daemon on B and C, the operator's f2b-central, and
-// the machine's Mosquitto (a topic prefix of this run's own). The daemons poll on a schedule
-// that does not come during the test (daily at 03:30): whatever B and C apply after their
-// first poll, push made them apply. The debug line each poll starts with says what started
-// it, and the test checks that too.
+// Issue 12 §1 to §4 against the real parts: three private fail2ban servers, the built
+// add2db (run by A's fail2ban), readdb --daemon on B and C (and on A, once the tests of add2db
+// storing the ban itself are done), the operator's f2b-central, and the machine's Mosquitto
+// (a topic prefix of this run's own). The daemons poll on a schedule that does not come during
+// the test (daily at 03:30): whatever B and C apply after their first poll, push made them
+// apply. The debug line each poll starts with says what started it, and the test checks that too.
 import { appendFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectAsync } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CentralDb } from '@f2b-central/core/db/db-adapter'
+import { insertBan } from '@f2b-central/core/db/queries/bans'
 import { BanStatus } from '@f2b-central/core/schema/ban-status'
+import { pollStarts, storedFromAdd2db } from './setup/daemon-log.js'
 import { createTestDatabase, dialects, type TestDatabase } from './setup/dialects.js'
 import { Fail2banServer, waitUntil } from './setup/fail2ban-server.js'
 import { reportingJail } from './setup/jails.js'
@@ -26,16 +28,6 @@ datepattern = {^LN-BEG}%%Y-%%m-%%d %%H:%%M:%%S
 // The fleet runs on MariaDB; SQLite when this machine has none.
 const dialect = dialects().includes('mysql') ? 'mysql' : 'sqlite'
 
-/** The JSON lines a daemon logged. */
-function lines(daemon: RunningDaemon): Record<string, unknown>[] {
-  return daemon
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-const pollStarts = (daemon: RunningDaemon, by: string) => lines(daemon).filter((l) => l.msg === 'poll started' && l.by === by)
-
 describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
   let tdb: TestDatabase
   let central: CentralDb
@@ -45,11 +37,16 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
   const topic = uniqueTopic('push')
   const vallumd = uniqueTopic('vallumd')
   let routerFeed: Awaited<ReturnType<typeof subscribe>>
+  // The daemons' add2db sockets (F2B_CENTRAL_SOCKET_DIR), not the machine's /run/f2b-central.
+  // A's fail2ban runs add2db with it too: until A's daemon starts there is no socket in it,
+  // so add2db stores the ban itself and publishes the wake-up on its own connection.
+  let handoverEnv: { F2B_CENTRAL_SOCKET_DIR: string }
 
   const startHost = (name: string, extra: (dir: string) => string = () => '') =>
     Fail2banServer.start({
       name,
       shippedFiles: true,
+      env: handoverEnv,
       filters: { 'test-auth': AUTH_FILTER },
       jails: (dir) => `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n\n${extra(dir)}`,
       // fail2ban logs "IP already banned" at DEBUG when the line is less than 3 s older than the ban.
@@ -64,6 +61,7 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     await requireSharedBroker()
     tdb = await createTestDatabase(dialect)
     central = await tdb.openMigrated()
+    handoverEnv = { F2B_CENTRAL_SOCKET_DIR: join(tdb.dir, 'run') }
     const cfgA = join(tdb.dir, 'host-a.yml')
     const started = await Promise.allSettled([
       startHost('push-a', (dir) => reportingJail({ logpath: join(dir, 'auth.log'), config: cfgA, filter: 'test-auth' })),
@@ -95,13 +93,16 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
     configs.ops = writeOperatorConfig({ dir: tdb.dir, dbUrl: tdb.url, extra: { notify: { mqtt } } })
     expect((await runProgram(BIN.readdb, ['--config', configs.a as string])).code).toBe(0)
     routerFeed = await subscribe(SHARED_BROKER_URL, vallumd)
-    for (const name of ['b', 'c']) {
-      const d = startDaemon(configs[name] as string, { READDB_LOG_LEVEL: 'debug' })
-      daemons[name] = d
-      await waitUntil(`${name}'s daemon to subscribe`, () => d.output().includes(`subscribed to ${topic}/bans`), 20_000)
-      await waitUntil(`${name}'s first poll`, () => lines(d).some((l) => l.msg === 'poll started'), 20_000)
-    }
+    for (const name of ['b', 'c']) await startHostDaemon(name)
   }, 120_000)
+
+  const startHostDaemon = async (name: string): Promise<RunningDaemon> => {
+    const d = startDaemon(configs[name] as string, { READDB_LOG_LEVEL: 'debug', ...handoverEnv })
+    daemons[name] = d
+    await waitUntil(`${name}'s daemon to subscribe`, () => d.output().includes(`subscribed to ${topic}/bans`), 20_000)
+    await waitUntil(`${name}'s first poll`, () => pollStarts(d, 'schedule').length > 0, 20_000)
+    return d
+  }
 
   afterAll(async () => {
     for (const d of Object.values(daemons)) d.child.kill('SIGKILL')
@@ -117,11 +118,19 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
   }
   const shared = (name: string) => servers[name] as Fail2banServer
   const schedulePolls = () => ['b', 'c'].map((n) => pollStarts(daemons[n] as RunningDaemon, 'schedule').length)
+  /** Two failures of `ip` in A's auth log: A's jail bans it (maxretry 2), and its action runs add2db. */
+  const attackA = (ip: string) => {
+    const now = new Date().toISOString().slice(0, 19).replace('T', ' ')
+    appendFileSync(shared('a').path('auth.log'), `${now} auth failure from ${ip}\n${now} auth failure from ${ip}\n`)
+  }
+  const bothRecord = (ip: string, status: BanStatus) => async () => {
+    const s = await statuses(ip)
+    return s['host-b'] === status && s['host-c'] === status
+  }
 
   it("an attack on A: fail2ban's add2db wakes B and C, both ban at once, each with exactly one Ban; the log line finds it already banned", async () => {
     const ip = '203.0.113.66'
-    const now = new Date().toISOString().slice(0, 19).replace('T', ' ')
-    appendFileSync(shared('a').path('auth.log'), `${now} auth failure from ${ip}\n${now} auth failure from ${ip}\n`)
+    attackA(ip)
     await shared('a').waitForBan('auth', ip, 20_000)
     await Promise.all([shared('b').waitForBan(SHARED, ip, 20_000), shared('c').waitForBan(SHARED, ip, 20_000)])
     await waitUntil(
@@ -250,5 +259,60 @@ describe(`${dialect}: push over MQTT across three fail2ban hosts`, () => {
       await forger.endAsync()
     }
     expect(pollStarts(b, 'schedule')).toHaveLength(1)
+  })
+
+  it("the units' path: A's fail2ban runs add2db, A's own daemon stores the ban and wakes B and C on its kept-open link", async () => {
+    const a = await startHostDaemon('a')
+    // add2db gives the daemon 50 ms to accept; a run that misses it on a starved machine stores
+    // the ban itself and wakes B and C on a connection of its own (correct, but not this path):
+    // then a fresh attacker. With the daemon's wake-up gone, B and C never ban the first one.
+    let ip: string | undefined
+    for (let attempt = 0; attempt < 3 && ip === undefined; attempt++) {
+      const attacker = `203.0.113.${70 + attempt}`
+      attackA(attacker)
+      await shared('a').waitForBan('auth', attacker, 20_000)
+      await Promise.all([shared('b').waitForBan(SHARED, attacker, 20_000), shared('c').waitForBan(SHARED, attacker, 20_000)])
+      // Logged before the daemon publishes: B and C have banned it, so this is final.
+      if (storedFromAdd2db(a, attacker)) ip = attacker
+    }
+    expect(ip, "three attacks, and add2db never handed one to A's daemon").toBeDefined()
+    await waitUntil('B and C to record it', bothRecord(ip as string, BanStatus.Added), 10_000)
+    expect(schedulePolls()).toEqual([1, 1])
+  })
+
+  it("the operator's allowlist changes wake them too: `allow add` keeps a waiting ban out (6) at once, `allow remove` lets the next one in at once", async () => {
+    const ban = (ip: string) => insertBan(central, 'host-a', null, { ip, jail: 'sshd', protocol: 'tcp', port: 'ssh', bantime: 3600 })
+    const cli = (...args: string[]) => runCli([...args, '--config', configs.ops as string])
+    // Stored straight into the database, which wakes nobody: B and C see it at their next poll.
+    await ban('198.51.100.90')
+    expect(await cli('allow', 'add', '198.51.100.90/31')).toMatchObject({ code: 0, stderr: '' })
+    await waitUntil('B and C to skip it', bothRecord('198.51.100.90', BanStatus.Allowlisted), 20_000)
+    await ban('198.51.100.91')
+    expect(await cli('allow', 'remove', '198.51.100.90/31')).toMatchObject({ code: 0, stderr: '' })
+    await Promise.all([shared('b').waitForBan(SHARED, '198.51.100.91', 20_000), shared('c').waitForBan(SHARED, '198.51.100.91', 20_000)])
+    await waitUntil('B and C to record it', bothRecord('198.51.100.91', BanStatus.Added), 10_000)
+    expect(await statuses('198.51.100.90')).toMatchObject({ 'host-b': BanStatus.Allowlisted, 'host-c': BanStatus.Allowlisted })
+    expect(schedulePolls()).toEqual([1, 1])
+  })
+
+  it("releasing a host's held bans wakes them: B and C apply them at once", async () => {
+    const cli = (...args: string[]) => runCli([...args, '--config', configs.ops as string])
+    // A reporter without push: its bans wake nobody, only the release does.
+    const flooder = writeHostConfig({ dir: tdb.dir, name: 'host-f', dbUrl: tdb.url })
+    const report = (ip: string) => runProgram(BIN.add2db, ['--config', flooder, '--jail', 'sshd', '--ip', ip])
+    expect((await cli('bans', 'limit', '1')).code).toBe(0)
+    try {
+      expect(await report('203.0.113.80')).toMatchObject({ code: 0, stderr: '' })
+      expect((await report('203.0.113.81')).stderr).toMatch(/^add2db: warning: 203\.0\.113\.81 stored but held: host-f is past the fleet's flood limit/)
+    } finally {
+      expect((await cli('bans', 'limit', '1000')).code).toBe(0)
+    }
+    expect((await cli('bans', 'held')).stdout).toMatch(/\nhost-f +1 /)
+    expect(await cli('bans', 'release', '--reporter', 'host-f')).toMatchObject({ code: 0, stderr: '' })
+    for (const ip of ['203.0.113.80', '203.0.113.81']) {
+      await Promise.all([shared('b').waitForBan(SHARED, ip, 20_000), shared('c').waitForBan(SHARED, ip, 20_000)])
+      await waitUntil('B and C to record it', bothRecord(ip, BanStatus.Added), 10_000)
+    }
+    expect(schedulePolls()).toEqual([1, 1])
   })
 })

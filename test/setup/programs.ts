@@ -14,14 +14,22 @@ export interface RunResult {
   ms: number
 }
 
-/** Run one of the built programs (the bundles CI ships, as pino tests its real exit path). */
-export function runProgram(bin: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+/**
+ * Run one of the built programs (the bundles CI ships, as pino tests its real exit path).
+ * `onSpawn` gets the process while it runs, for a test that looks at it meanwhile (/proc).
+ */
+export function runProgram(
+  bin: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<RunResult> {
   const started = performance.now()
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
       resolvePromise({ code, stdout, stderr, ms: performance.now() - started })
     })
+    options.onSpawn?.(child)
   })
 }
 
