@@ -4,11 +4,11 @@
 // end, also after a failure or Ctrl-C.
 //
 //   BENCH_DIALECT=mysql|sqlite   default: MariaDB when reachable, else SQLite (said plainly)
-//   BENCH_FIGURES=1,2,3,4,5,7,8,9  run only some figures (8: push, three hosts, push and no push; 9: firewall sets)
+//   BENCH_FIGURES=1,2,3,4,5,6,7,8,9  run only some figures (5: add2db, database silent; 6: serve; 8: push, three hosts, push and no push; 9: firewall sets)
 //   BENCH_ATTACKS=100            figure 1: attacks       BENCH_SCALE=1000000  figure 4: big size
 //   BENCH_CATCHUP=100000         figure 7: active bans a new host catches up on
 //   BENCH_ANALYZE=0              figure 4: skip ANALYZE TABLE after the bulk load (fresh statistics)
-//   BENCH_SERVE_BANS=100000      figure 5: active bans behind serve's list
+//   BENCH_SERVE_BANS=100000      figure 6: active bans behind serve's list
 //   BENCH_PUSH_ATTACKS=40        figure 8: attacks per mode (each lands on two hosts)
 //   BENCH_FIREWALL_BANS=100000   figure 9: active bans a firewall resync loads (and 10 % more a poll adds)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
   )
   await attempt('add2dbSilent', '5', () => add2dbSilent(dir, { runs: 20 }))
 
-  await attempt('serve', '5', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
+  await attempt('serve', '6', () => withDb('serve', (db) => serveBench(db, dir, { bans: SERVE_BANS, hosts: 50, concurrency: 8, scrapers: 2, seconds: 10 })))
   await attempt('catchUp', '7', async () => catchUp(dialect, dir, { bans: CATCHUP }))
   await attempt('push', '8', () => withDb('push', (db) => pushBench(db, dir, { attacks: PUSH_ATTACKS, minGapMs: 300, maxGapMs: 1200 })))
 

@@ -1,4 +1,4 @@
-// Figure 5: `f2b-central serve` (the built program) with 100,000 active bans: a changed list
+// Figure 6: `f2b-central serve` (the built program) with 100,000 active bans: a changed list
 // (read from the database, one pull at a time), then full downloads of the unchanged list
 // (from its rendering on disk), the same answered 304 (If-None-Match), and /metrics, each by
 // a fixed number of concurrent keep-alive clients for a fixed time, on loopback. Requests per second,
@@ -37,7 +37,7 @@ interface Phase {
 }
 
 export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions) {
-  progress(`figure 5: loading ${o.bans.toLocaleString('en')} active bans from ${o.hosts} hosts`)
+  progress(`figure 6: loading ${o.bans.toLocaleString('en')} active bans from ${o.hosts} hosts`)
   const central = await openTracked(db)
   const loadStarted = performance.now()
   await load(central, o.bans, o.hosts)
@@ -96,7 +96,7 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
   if (first.status !== 200 || !first.etag) throw new Error(`GET /v1/bans.txt answered ${first.status}`)
 
   async function phase(name: string, path: string, headers: Record<string, string>, expected: number, clients: number): Promise<Phase> {
-    progress(`figure 5: ${name}, ${clients} clients for ${o.seconds} s`)
+    progress(`figure 6: ${name}, ${clients} clients for ${o.seconds} s`)
     checkInterrupted()
     const latencies: number[] = []
     let errors = 0
