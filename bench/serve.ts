@@ -135,7 +135,7 @@ export async function serveBench(db: BenchDb, dir: string, o: ServeBenchOptions)
   }
 
   // A changed list: one ban more before each pull, so each is rendered from the database.
-  progress('figure 5: a changed list, 5 pulls one after the other')
+  progress('figure 6: a changed list, 5 pulls one after the other')
   const writer = await openTracked(db)
   const cold: number[] = []
   for (let i = 0; i < 5; i++) {
