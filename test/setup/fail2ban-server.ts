@@ -278,6 +278,20 @@ export class Fail2banServer {
     await this.waitForLog(new RegExp(`\\[${literal(jail)}\\] Found ${literal(ip)} `), timeoutMs)
   }
 
+  /**
+   * Until the jail's filter has read every line of `sharedLog` naming ip (one `Found` each):
+   * for a test that unbans an address readdb may have written more than one line for.
+   */
+  async waitForSharedLogRead(jail: string, ip: string, sharedLog: string, timeoutMs = 30_000): Promise<void> {
+    const written = (await fs.readFile(sharedLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(` ban ${ip} `)).length
+    const found = `[${jail}] Found ${ip} `
+    try {
+      await waitUntil(`${written} lines naming ${ip} read by ${jail}`, async () => (await this.log()).split('\n').filter((l) => l.includes(found)).length >= written, timeoutMs)
+    } catch (error) {
+      throw new Error(`${this.name}: ${(error as Error).message}\n${await this.logTail()}`)
+    }
+  }
+
   async waitForLog(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
     try {
       return await waitUntil(`${re} in fail2ban's log`, async () => (await this.log()).match(re) ?? undefined, timeoutMs)
