@@ -37,6 +37,9 @@ function startedBy(daemon: RunningDaemon, added: number): string | undefined {
   return undefined
 }
 
+// Each test waits for up to two of D's 20 s ticks (and a broker's restart): more than vitest's 60 s
+// on a loaded machine.
+const SCHEDULE_TEST_MS = 150_000
 describe(`${dialect}: push through a broker outage`, () => {
   let tdb: TestDatabase
   let central: CentralDb
@@ -89,65 +92,81 @@ describe(`${dialect}: push through a broker outage`, () => {
     await waitUntil('a scheduled poll', () => scheduled() > n, 25_000)
   }
 
-  it('push works: a ban on E reaches D on a wake-up', async () => {
-    await afterATick()
-    const n = appliedSoFar(daemon)
-    const r = await report('192.0.2.101')
-    expect([r.code, r.stderr]).toEqual([0, ''])
-    await server.waitForBan(SHARED, '192.0.2.101', 15_000)
-    await waitUntil('the poll line', () => startedBy(daemon, n + 1) !== undefined, 10_000)
-    expect(startedBy(daemon, n + 1)).toBe('wake-up')
-  })
+  it(
+    'push works: a ban on E reaches D on a wake-up',
+    async () => {
+      await afterATick()
+      const n = appliedSoFar(daemon)
+      const r = await report('192.0.2.101')
+      expect([r.code, r.stderr]).toEqual([0, ''])
+      await server.waitForBan(SHARED, '192.0.2.101', 15_000)
+      await waitUntil('the poll line', () => startedBy(daemon, n + 1) !== undefined, 10_000)
+      expect(startedBy(daemon, n + 1)).toBe('wake-up')
+    },
+    SCHEDULE_TEST_MS,
+  )
 
-  it("broker down: add2db says so once and stays within its bound, D says so once, and the bans arrive on D's schedule", async () => {
-    await broker.stop()
-    await waitUntil('D to notice', () => daemon.output().includes('unreachable'), 15_000)
-    await afterATick()
-    const n = appliedSoFar(daemon)
-    const first = await report('192.0.2.102')
-    expect(first.code).toBe(0)
-    expect(first.stderr).toMatch(/^add2db: warning: wake-up not sent \(mqtt:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED [^)]*\); hosts apply the change at their next poll/)
-    // The next ones skip the broker without a try and without a word.
-    const second = await report('192.0.2.103')
-    expect([second.code, second.stderr]).toEqual([0, ''])
-    await waitUntil('both on D', async () => (await statusOnD('192.0.2.102')) === BanStatus.Added && (await statusOnD('192.0.2.103')) === BanStatus.Added, 45_000)
-    await waitUntil('the poll line', () => startedBy(daemon, n + 2) !== undefined, 10_000)
-    expect(startedBy(daemon, n + 1)).toBe('schedule')
-    expect(startedBy(daemon, n + 2)).toBe('schedule')
-    expect(daemon.output().match(/unreachable/g)).toHaveLength(1)
-  })
+  it(
+    "broker down: add2db says so once and stays within its bound, D says so once, and the bans arrive on D's schedule",
+    async () => {
+      await broker.stop()
+      await waitUntil('D to notice', () => daemon.output().includes('unreachable'), 15_000)
+      await afterATick()
+      const n = appliedSoFar(daemon)
+      const first = await report('192.0.2.102')
+      expect(first.code).toBe(0)
+      expect(first.stderr).toMatch(/^add2db: warning: wake-up not sent \(mqtt:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED [^)]*\); hosts apply the change at their next poll/)
+      // The next ones skip the broker without a try and without a word.
+      const second = await report('192.0.2.103')
+      expect([second.code, second.stderr]).toEqual([0, ''])
+      await waitUntil('both on D', async () => (await statusOnD('192.0.2.102')) === BanStatus.Added && (await statusOnD('192.0.2.103')) === BanStatus.Added, 45_000)
+      await waitUntil('the poll line', () => startedBy(daemon, n + 2) !== undefined, 10_000)
+      expect(startedBy(daemon, n + 1)).toBe('schedule')
+      expect(startedBy(daemon, n + 2)).toBe('schedule')
+      expect(daemon.output().match(/unreachable/g)).toHaveLength(1)
+    },
+    SCHEDULE_TEST_MS,
+  )
 
-  it('a broker that accepts and never answers costs add2db its bound (100 ms), no more, and the ban is stored', async () => {
-    const silent = await silentBroker()
-    try {
-      const configS = writeHostConfig({ dir: tdb.dir, name: 'host-s', dbUrl: tdb.url, extra: { notify: { mqtt: { url: silent.url, topic } } } })
-      const r = await report('192.0.2.110', configS)
-      expect(r.code).toBe(0)
-      const waited = /no answer from mqtt:\/\/127\.0\.0\.1:\d+ within (\d+) ms/.exec(r.stderr)
-      expect(waited?.[1]).toBe('100')
-      const stored = await central.db.selectFrom('ban_host_status').select('status').where('ip', '=', '192.0.2.110').where('host', '=', 'host-s').executeTakeFirst()
-      expect(Number(stored?.status)).toBe(BanStatus.Added)
-      // D applies it at its next tick (its wake-up never went out); the next test counts from there.
-      await waitUntil('D to apply it', async () => (await statusOnD('192.0.2.110')) === BanStatus.Added, 30_000)
-      await waitUntil('the poll line', () => startedBy(daemon, appliedSoFar(daemon)) === 'schedule', 10_000)
-    } finally {
-      await silent.close()
-    }
-  })
+  it(
+    'a broker that accepts and never answers costs add2db its bound (100 ms), no more, and the ban is stored',
+    async () => {
+      const silent = await silentBroker()
+      try {
+        const configS = writeHostConfig({ dir: tdb.dir, name: 'host-s', dbUrl: tdb.url, extra: { notify: { mqtt: { url: silent.url, topic } } } })
+        const r = await report('192.0.2.110', configS)
+        expect(r.code).toBe(0)
+        const waited = /no answer from mqtt:\/\/127\.0\.0\.1:\d+ within (\d+) ms/.exec(r.stderr)
+        expect(waited?.[1]).toBe('100')
+        const stored = await central.db.selectFrom('ban_host_status').select('status').where('ip', '=', '192.0.2.110').where('host', '=', 'host-s').executeTakeFirst()
+        expect(Number(stored?.status)).toBe(BanStatus.Added)
+        // D applies it at its next tick (its wake-up never went out); the next test counts from there.
+        await waitUntil('D to apply it', async () => (await statusOnD('192.0.2.110')) === BanStatus.Added, 30_000)
+        await waitUntil('the poll line', () => startedBy(daemon, appliedSoFar(daemon)) === 'schedule', 10_000)
+      } finally {
+        await silent.close()
+      }
+    },
+    SCHEDULE_TEST_MS,
+  )
 
-  it('broker back: D resubscribes by itself, and once the note is past add2db wakes D again (no restart)', async () => {
-    await broker.start()
-    await waitUntil('D to reconnect', () => daemon.output().includes('reachable again: push resumes'), 20_000)
-    // The note add2db left holds 30 s: played as if they had passed.
-    const note = join(tdb.dir, 'host-e-spool', BROKER_DOWN_MARKER)
-    writeFileSync(note, `${new Date(Date.now() - BROKER_RETRY_MS - 1000).toISOString()}\nconnect ECONNREFUSED\n`, { mode: 0o600 })
-    await afterATick()
-    const n = appliedSoFar(daemon)
-    const r = await report('192.0.2.104')
-    expect([r.code, r.stderr]).toEqual([0, ''])
-    await server.waitForBan(SHARED, '192.0.2.104', 15_000)
-    await waitUntil('the poll line', () => startedBy(daemon, n + 1) !== undefined, 10_000)
-    expect(startedBy(daemon, n + 1)).toBe('wake-up')
-    expect(daemon.child.exitCode).toBeNull()
-  })
+  it(
+    'broker back: D resubscribes by itself, and once the note is past add2db wakes D again (no restart)',
+    async () => {
+      await broker.start()
+      await waitUntil('D to reconnect', () => daemon.output().includes('reachable again: push resumes'), 20_000)
+      // The note add2db left holds 30 s: played as if they had passed.
+      const note = join(tdb.dir, 'host-e-spool', BROKER_DOWN_MARKER)
+      writeFileSync(note, `${new Date(Date.now() - BROKER_RETRY_MS - 1000).toISOString()}\nconnect ECONNREFUSED\n`, { mode: 0o600 })
+      await afterATick()
+      const n = appliedSoFar(daemon)
+      const r = await report('192.0.2.104')
+      expect([r.code, r.stderr]).toEqual([0, ''])
+      await server.waitForBan(SHARED, '192.0.2.104', 15_000)
+      await waitUntil('the poll line', () => startedBy(daemon, n + 1) !== undefined, 10_000)
+      expect(startedBy(daemon, n + 1)).toBe('wake-up')
+      expect(daemon.child.exitCode).toBeNull()
+    },
+    SCHEDULE_TEST_MS,
+  )
 })
