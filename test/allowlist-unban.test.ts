@@ -35,6 +35,8 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     f2b = await Fail2banServer.start({
       name: `unban-${dialect}`,
       shippedFiles: true,
+      // DEBUG: waitForSharedLogRead sees the action thread handle each line ('already banned').
+      files: { 'fail2ban.d/debug.local': '[DEFAULT]\nloglevel = DEBUG\n' },
       // `local` stands for one of the host's own jails (sshd …) holding an address too.
       jails: (dir) =>
         `[${SHARED}]\nenabled = true\nlogpath = ${join(dir, 'shared.log')}\nbackend = polling\n[local]\nenabled = true\nfilter = f2b-central\nlogpath = ${join(dir, 'local.log')}\n`,
@@ -208,7 +210,7 @@ describe.each(dialects())('%s: allowlist, unban and flood limit', (dialect) => {
     expect((await add2db(ip)).code).toBe(0)
     expect(JSON.parse((await runProgram(BIN.readdb, ['--config', all])).stdout)).toMatchObject({ added: 1 })
     await f2b.waitForBan(SHARED, ip)
-    await f2b.waitForLineRead(SHARED, ip)
+    await f2b.waitForSharedLogRead(SHARED, ip, f2b.path('shared.log'))
     // This host's own jail bans it too, for longer than the fleet ban (a recidive, here 10 minutes).
     await f2b.client('set', 'local', 'banip', ip)
     // The fleet ban runs out (moved to its start here rather than waited out, so a slow machine cannot let it expire before it is applied).

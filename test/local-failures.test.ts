@@ -65,6 +65,8 @@ describe.each(dialects())('%s: a local failure keeps bans pending, and the next 
     f2b = await Fail2banServer.start({
       name: `lossd-${dialect}`,
       shippedFiles: true,
+      // DEBUG: waitForSharedLogRead sees the action thread handle each line ('already banned').
+      files: { 'fail2ban.d/debug.local': '[DEFAULT]\nloglevel = DEBUG\n' },
       jails: `[${SHARED}]\nenabled = true\nlogpath = ${sharedLog}\nbackend = polling\n`,
       beforeStart: () => writeFileSync(sharedLog, ''),
     })

@@ -279,14 +279,25 @@ export class Fail2banServer {
   }
 
   /**
-   * Until the jail's filter has read every line of `sharedLog` naming ip (one `Found` each):
-   * for a test that unbans an address readdb may have written more than one line for.
+   * Until fail2ban has fully handled every line of `sharedLog` naming ip, each of which readdb
+   * also handed over (`set JAIL banip`): the filter read it (`Found`) and the action thread took
+   * its ticket, finding the address already banned (`already banned`, logged at DEBUG: the
+   * server must run with `loglevel = DEBUG`). Only then can a test unban without a late ticket
+   * banning the address again.
    */
   async waitForSharedLogRead(jail: string, ip: string, sharedLog: string, timeoutMs = 30_000): Promise<void> {
     const written = (await fs.readFile(sharedLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(` ban ${ip} `)).length
-    const found = `[${jail}] Found ${ip} `
+    const count = (text: string, needle: string) => text.split('\n').filter((l) => l.includes(needle)).length
     try {
-      await waitUntil(`${written} lines naming ${ip} read by ${jail}`, async () => (await this.log()).split('\n').filter((l) => l.includes(found)).length >= written, timeoutMs)
+      await waitUntil(
+        `${written} lines naming ${ip} read and handled by ${jail}`,
+        async () => {
+          const log = await this.log()
+          if (!log.includes(' DEBUG ')) throw new Error(`${this.name} does not log at DEBUG: waitForSharedLogRead cannot see the action thread`)
+          return count(log, `[${jail}] Found ${ip} `) >= written && count(log, `[${jail}] ${ip} already banned`) >= written
+        },
+        timeoutMs,
+      )
     } catch (error) {
       throw new Error(`${this.name}: ${(error as Error).message}\n${await this.logTail()}`)
     }
